@@ -1,0 +1,1 @@
+"""Acceptance (受理): the first desk a citizen meets."""

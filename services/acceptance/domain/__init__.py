@@ -1,0 +1,1 @@
+"""Acceptance rules in plain Python: no I/O."""

@@ -1,0 +1,60 @@
+"""The acceptance decision on an application's materials (行政许可法 Art. 32)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from services.common.contracts.catalogue import MaterialSpec
+
+
+class Outcome(StrEnum):
+    accepted = "accepted"  # 受理
+    supplement_requested = "supplement_requested"  # 一次性告知
+
+
+@dataclass(frozen=True)
+class SubmittedMaterial:
+    code: str
+    originals: int
+    copies: int
+
+
+@dataclass(frozen=True)
+class Shortfall:
+    """One thing the applicant must still bring, with why; the notice lists all of them at once."""
+
+    code: str
+    name: str
+    reason: str
+
+
+def missing_materials(required: list[MaterialSpec], submitted: list[SubmittedMaterial]) -> list[Shortfall]:
+    """Everything missing or short, in the item's list order — never just the first (一次性告知)."""
+    given = {m.code: m for m in submitted}
+    shortfalls: list[Shortfall] = []
+    for spec in required:
+        if not spec.required:
+            continue  # conditional materials depend on the applicant's situation, judged by the clerk
+        got = given.get(spec.code)
+        if got is None:
+            shortfalls.append(Shortfall(spec.code, spec.name, "未提交"))
+            continue
+        reasons = []
+        if got.originals < spec.originals:
+            reasons.append(f"原件需{spec.originals}份，已交{got.originals}份")
+        if got.copies < spec.copies:
+            reasons.append(f"复印件需{spec.copies}份，已交{got.copies}份")
+        if reasons:
+            shortfalls.append(Shortfall(spec.code, spec.name, "；".join(reasons)))
+    return shortfalls
+
+
+def unknown_materials(required: list[MaterialSpec], submitted: list[SubmittedMaterial]) -> list[str]:
+    known = {m.code for m in required}
+    return [m.code for m in submitted if m.code not in known]
+
+
+def case_number(region_code: str, local_date: str, sequence: int) -> str:
+    """办件编号: region + date + sequence, grouped so it can be read over the phone (320102-20261125-00042)."""
+    return f"{region_code}-{local_date.replace('-', '')}-{sequence:05d}"

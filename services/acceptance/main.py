@@ -1,0 +1,30 @@
+"""Acceptance service entry point: `uvicorn services.acceptance.main:app`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import FastAPI
+
+from services.acceptance.adapters.tables import messaging
+from services.acceptance.api.routes import router
+from services.acceptance.config import AcceptanceSettings
+from services.acceptance.consumers import CONSUMERS
+from services.common.runtime import ServiceSpec, create_service_app
+
+
+def create_app() -> FastAPI:
+    settings = AcceptanceSettings()
+    return create_service_app(ServiceSpec(
+        name="acceptance",
+        title="受理 Acceptance",
+        description="Checks applications against the item's materials: receipt, one-time notice or refusal.",
+        database_url=settings.database_url,
+        migrations_dir=Path(__file__).parent / "migrations",
+        tables=messaging,
+        routers=[router],
+        consumers=CONSUMERS,
+    ))
+
+
+app = create_app()

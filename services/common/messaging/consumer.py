@@ -1,0 +1,197 @@
+"""Listens to topics and applies each event exactly once to the service's database.
+
+A batch is applied in one transaction that also records the applied event ids (the inbox); the
+Kafka offsets are committed only after that transaction. A crash in between replays the batch and
+the inbox drops what was already applied. An event that cannot be read, or that its handler
+refuses as permanently invalid, goes to the topic's `.dlq` twin with the error, and the consumer
+moves on. A well-formed event of a type this build does not know is parked in the database.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+from opentelemetry.trace import SpanKind, Status, StatusCode
+from sqlalchemy import insert, select
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import Session, sessionmaker
+
+from services.common.contracts.envelope import Envelope, MalformedEvent, UnknownEventType
+from services.common.contracts.payloads import EventPayload
+from services.common.contracts.registry import parse_payload
+from services.common.contracts.topics import DLQ_SUFFIX
+from services.common.messaging.tables import MessagingTables
+from services.common.telemetry import context_from_kafka_headers, tracer
+
+log = logging.getLogger(__name__)
+_tracer = tracer(__name__)
+
+Handler = Callable[[Session, Envelope, Any], None]
+HandlerMap = dict[str, Handler]
+
+
+class PermanentEventError(Exception):
+    """Raised by a handler for an event that will never apply (contradicts the state); dead-lettered."""
+
+
+@dataclass
+class _Item:
+    record: ConsumerRecord[bytes, bytes]
+    envelope: Envelope | None = None
+    payload: EventPayload | None = None
+    error: str | None = None
+    unknown: bool = False
+
+
+class EventConsumer:
+    def __init__(
+        self,
+        name: str,
+        topics: list[str],
+        handlers: HandlerMap,
+        session_factory: sessionmaker[Any],
+        tables: MessagingTables,
+        bootstrap_servers: str,
+        producer: AIOKafkaProducer,
+        max_records: int = 500,
+    ) -> None:
+        self.name = name
+        self.topics = topics
+        self.handlers = handlers
+        self.session_factory = session_factory
+        self.tables = tables
+        self.producer = producer  # shared with the relay; used for dead letters
+        self.max_records = max_records
+        self.consumer = AIOKafkaConsumer(
+            *topics,
+            bootstrap_servers=bootstrap_servers,
+            group_id=name,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            isolation_level="read_committed",
+        )
+        self.applied = 0
+        self.dead_lettered = 0
+
+    async def start(self) -> None:
+        await self.consumer.start()
+
+    async def stop(self) -> None:
+        await self.consumer.stop()
+
+    async def run(self) -> None:
+        while True:
+            batch = await self.consumer.getmany(timeout_ms=500, max_records=self.max_records)
+            if not batch:
+                continue
+            try:
+                await self._process(batch)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                # Nothing was committed: rewind so the same batch is read again after a pause.
+                log.exception("%s: batch failed, will retry", self.name)
+                for tp, records in batch.items():
+                    self.consumer.seek(tp, records[0].offset)
+                await asyncio.sleep(1.0)
+
+    async def _process(self, batch: dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]]) -> None:
+        items = [self._decode(record) for records in batch.values() for record in records]
+        await asyncio.to_thread(self._apply, items)
+        for item in items:
+            if item.error is not None:
+                await self._dead_letter(item)
+        await self.consumer.commit({tp: records[-1].offset + 1 for tp, records in batch.items()})
+
+    def _decode(self, record: ConsumerRecord[bytes, bytes]) -> _Item:
+        item = _Item(record=record)
+        try:
+            item.envelope = Envelope.from_kafka(record.key, record.value, list(record.headers or ()))
+            if item.envelope.type in self.handlers:
+                item.payload = parse_payload(item.envelope)
+            else:
+                parse_payload(item.envelope)  # known but not ours: still checked, then ignored
+        except UnknownEventType:
+            item.unknown = True
+        except MalformedEvent as exc:
+            item.error = str(exc)
+        return item
+
+    def _apply(self, items: list[_Item]) -> None:
+        inbox = self.tables.inbox
+        now = datetime.now(UTC)
+        with self.session_factory.begin() as session:
+            for item in items:
+                if item.error is not None or item.envelope is None:
+                    continue
+                envelope = item.envelope
+                seen = session.execute(
+                    select(inbox.c.event_id).where(inbox.c.consumer == self.name, inbox.c.event_id == envelope.id)
+                ).first()
+                if seen:
+                    continue
+                if item.unknown:
+                    self._park(session, item, now)
+                elif item.payload is not None:
+                    if not self._handle(session, item):
+                        continue
+                session.execute(
+                    insert(inbox).values(consumer=self.name, event_id=envelope.id, event_type=envelope.type,
+                                         applied_at=now)
+                )
+                self.applied += 1
+
+    def _handle(self, session: Session, item: _Item) -> bool:
+        assert item.envelope is not None
+        record = item.record
+        ctx = context_from_kafka_headers(record.headers or ())
+        with _tracer.start_as_current_span(f"{record.topic} process", context=ctx, kind=SpanKind.CONSUMER) as span:
+            span.set_attribute("messaging.consumer.group.name", self.name)
+            span.set_attribute("messaging.message.id", item.envelope.id)
+            span.set_attribute("cloudevents.event_type", item.envelope.type)
+            savepoint = session.begin_nested()
+            try:
+                self.handlers[item.envelope.type](session, item.envelope, item.payload)
+                savepoint.commit()
+                return True
+            except DBAPIError:
+                raise  # the database is the problem, not the event: retry the whole batch
+            except Exception as exc:
+                savepoint.rollback()
+                span.set_status(Status(StatusCode.ERROR, str(exc)))
+                log.warning("%s: %s %s refused: %s", self.name, item.envelope.type, item.envelope.id, exc)
+                item.error = f"{type(exc).__name__}: {exc}"
+                return False
+
+    def _park(self, session: Session, item: _Item, now: datetime) -> None:
+        assert item.envelope is not None
+        record = item.record
+        session.execute(
+            insert(self.tables.parked).values(
+                consumer=self.name, topic=record.topic, partition=record.partition, offset=record.offset,
+                event_id=item.envelope.id, event_type=item.envelope.type,
+                key=record.key.decode(errors="replace") if record.key else None,
+                headers=[[k, v.decode(errors="replace")] for k, v in (record.headers or ())],
+                payload=record.value or b"", parked_at=now,
+            )
+        )
+
+    async def _dead_letter(self, item: _Item) -> None:
+        record = item.record
+        headers = list(record.headers or ()) + [
+            ("dlq_error", (item.error or "")[:2000].encode()),
+            ("dlq_consumer", self.name.encode()),
+            ("dlq_source", f"{record.topic}/{record.partition}/{record.offset}".encode()),
+        ]
+        await self.producer.send_and_wait(
+            record.topic + DLQ_SUFFIX, value=record.value, key=record.key, headers=headers
+        )
+        self.dead_lettered += 1
+        log.warning("%s: dead-lettered %s/%s/%s: %s", self.name, record.topic, record.partition, record.offset,
+                    item.error)

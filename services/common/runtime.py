@@ -1,0 +1,194 @@
+"""The skeleton every service shares: database, outbox relay, consumers, health and error handling.
+
+A service describes itself with a `ServiceSpec` (its name, database, migrations, tables and
+handlers) and gets a FastAPI app whose lifespan starts and stops everything in order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from aiokafka import AIOKafkaProducer
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import JSONResponse
+from sqlalchemy import Engine, text
+from sqlalchemy.orm import sessionmaker
+
+from services.common.contracts.topics import Topic
+from services.common.db import make_engine, make_session_factory, upgrade_database
+from services.common.messaging.consumer import EventConsumer, HandlerMap
+from services.common.messaging.outbox import Outbox
+from services.common.messaging.relay import OutboxRelay, new_producer
+from services.common.messaging.tables import MessagingTables
+from services.common.problems import install_problem_handlers
+from services.common.settings import PlatformSettings
+from services.common.telemetry import instrument_app, setup_telemetry, shutdown_telemetry
+from services.common.workdays import WorkingDayCalendar
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class ConsumerSpec:
+    """One consumer group of the service: the topics it reads and a handler per event type."""
+
+    group: str
+    topics: list[Topic]
+    handlers: Callable[[Runtime], HandlerMap]
+
+
+@dataclass
+class ServiceSpec:
+    name: str
+    title: str
+    description: str
+    database_url: str
+    migrations_dir: Path
+    tables: MessagingTables
+    routers: list[APIRouter]
+    consumers: list[ConsumerSpec] = field(default_factory=list)
+    settings: PlatformSettings = field(default_factory=PlatformSettings)
+
+
+@dataclass
+class Runtime:
+    """What handlers and routes need at run time; built once in the lifespan."""
+
+    spec: ServiceSpec
+    settings: PlatformSettings
+    engine: Engine
+    session_factory: sessionmaker[Any]
+    outbox: Outbox
+    calendar: WorkingDayCalendar
+    producer: AIOKafkaProducer | None = None
+    relay: OutboxRelay | None = None
+    consumers: list[EventConsumer] = field(default_factory=list)
+    kafka_ready: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+def _build_runtime(spec: ServiceSpec) -> Runtime:
+    upgrade_database(spec.database_url, spec.migrations_dir)
+    engine = make_engine(spec.database_url)
+    session_factory = make_session_factory(engine)
+    outbox = Outbox(spec.tables, source=f"/zwfw/{spec.name}", topic_prefix=spec.settings.zwfw_topic_prefix)
+    return Runtime(spec=spec, settings=spec.settings, engine=engine, session_factory=session_factory, outbox=outbox,
+                   calendar=WorkingDayCalendar())
+
+
+async def _start_kafka(runtime: Runtime) -> None:
+    """Retries until the broker answers: the service accepts work meanwhile, its events wait in the outbox."""
+    settings = runtime.settings
+    delay = 0.5
+    while True:
+        producer = new_producer(settings.kafka_bootstrap_servers)
+        try:
+            await producer.start()
+            break
+        except Exception as exc:
+            log.warning("Kafka not reachable at %s (%s); retrying", settings.kafka_bootstrap_servers, exc)
+            with contextlib.suppress(Exception):
+                await producer.stop()
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 10)
+    runtime.producer = producer
+    prefix = settings.zwfw_topic_prefix
+    for consumer_spec in runtime.spec.consumers:
+        consumer = EventConsumer(
+            name=f"{prefix}{runtime.spec.name}.{consumer_spec.group}",
+            topics=[t.name_with(prefix) for t in consumer_spec.topics],
+            handlers=consumer_spec.handlers(runtime),
+            session_factory=runtime.session_factory,
+            tables=runtime.spec.tables,
+            bootstrap_servers=settings.kafka_bootstrap_servers,
+            producer=producer,
+        )
+        await consumer.start()
+        runtime.consumers.append(consumer)
+    runtime.kafka_ready.set()
+
+
+def create_service_app(spec: ServiceSpec) -> FastAPI:
+    setup_telemetry(f"zwfw-{spec.name}")
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        runtime = await asyncio.to_thread(_build_runtime, spec)
+        app.state.runtime = runtime
+        instrument_app(app, runtime.engine)
+        tasks: list[asyncio.Task[Any]] = []
+
+        async def run_messaging() -> None:
+            await _start_kafka(runtime)
+            assert runtime.producer is not None
+            inner = [asyncio.create_task(c.run(), name=f"consume:{c.name}") for c in runtime.consumers]
+            if spec.settings.zwfw_outbox_relay_enabled:
+                runtime.relay = OutboxRelay(runtime.session_factory, spec.tables, runtime.producer,
+                                            sweep_seconds=spec.settings.zwfw_outbox_sweep_seconds)
+                runtime.outbox.on_commit(runtime.session_factory, runtime.relay.notify)
+                inner.append(asyncio.create_task(runtime.relay.run(), name="outbox-relay"))
+            await asyncio.gather(*inner)
+
+        tasks.append(asyncio.create_task(run_messaging(), name="messaging"))
+        try:
+            yield
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            for consumer in runtime.consumers:
+                with contextlib.suppress(Exception):
+                    await consumer.stop()
+            if runtime.producer is not None:
+                with contextlib.suppress(Exception):
+                    await runtime.producer.stop()
+            runtime.engine.dispose()
+            shutdown_telemetry()
+
+    app = FastAPI(title=spec.title, description=spec.description, version="1.0.0", lifespan=lifespan)
+    app.state.settings = spec.settings
+    install_problem_handlers(app)
+    app.include_router(_health_router())
+    for router in spec.routers:
+        app.include_router(router)
+    return app
+
+
+def _health_router() -> APIRouter:
+    router = APIRouter(tags=["health"])
+
+    @router.get("/healthz", summary="Alive")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @router.get("/readyz", summary="Database and Kafka reachable")
+    async def readyz(request: Request) -> JSONResponse:
+        runtime: Runtime | None = getattr(request.app.state, "runtime", None)
+        checks: dict[str, str] = {}
+        if runtime is None:
+            return JSONResponse({"status": "starting"}, status_code=503)
+        try:
+            def ping() -> None:
+                with runtime.engine.connect() as conn:
+                    conn.execute(text("SELECT 1"))
+
+            await asyncio.to_thread(ping)
+            checks["database"] = "ok"
+        except Exception as exc:
+            checks["database"] = f"error: {exc}"
+        checks["kafka"] = "ok" if runtime.kafka_ready.is_set() else "connecting"
+        ok = all(v == "ok" for v in checks.values())
+        return JSONResponse({"status": "ready" if ok else "not_ready", "checks": checks},
+                            status_code=200 if ok else 503)
+
+    return router
+
+
+def get_runtime(request: Request) -> Runtime:
+    runtime: Runtime = request.app.state.runtime
+    return runtime

@@ -1,0 +1,104 @@
+"""One OpenTelemetry setup for every process: FastAPI, httpx, aiohttp, SQLAlchemy and aiokafka.
+
+The exporter is chosen by the standard `OTEL_TRACES_EXPORTER` variable (otlp, zipkin_json, console,
+none) through the exporters' own entry points, and each exporter reads its own `OTEL_EXPORTER_*`
+variables. Trace context crosses Kafka in the W3C `traceparent` header; see messaging.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterable
+from importlib.metadata import entry_points
+from typing import Any
+
+from opentelemetry import propagate, trace
+from opentelemetry.context import Context
+from opentelemetry.propagators.textmap import Getter
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
+log = logging.getLogger(__name__)
+_configured = False
+
+
+def setup_telemetry(service_name: str) -> None:
+    """Installs the tracer provider once per process; instrumentations are applied by the callers."""
+    global _configured
+    if _configured:
+        return
+    _configured = True
+    resource = Resource.create({"service.name": os.environ.get("OTEL_SERVICE_NAME", service_name)})
+    provider = TracerProvider(resource=resource)
+    for name in _exporter_names():
+        matches = entry_points(group="opentelemetry_traces_exporter", name=name)
+        if not matches:
+            log.warning("OTEL_TRACES_EXPORTER names %r, which is not installed", name)
+            continue
+        exporter_cls = next(iter(matches)).load()
+        provider.add_span_processor(BatchSpanProcessor(exporter_cls()))
+    trace.set_tracer_provider(provider)
+    _instrument_libraries()
+
+
+def _exporter_names() -> list[str]:
+    raw = os.environ.get("OTEL_TRACES_EXPORTER", "none")
+    return [n.strip() for n in raw.split(",") if n.strip() and n.strip() != "none"]
+
+
+def _instrument_libraries() -> None:
+    from opentelemetry.instrumentation.aiohttp_client import AioHttpClientInstrumentor
+    from opentelemetry.instrumentation.aiokafka import AIOKafkaInstrumentor
+    from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
+
+    HTTPXClientInstrumentor().instrument()
+    AioHttpClientInstrumentor().instrument()
+    AIOKafkaInstrumentor().instrument()
+
+
+def instrument_app(app: Any, engine: Any | None = None) -> None:
+    from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+
+    FastAPIInstrumentor.instrument_app(app, excluded_urls="healthz,readyz")
+    if engine is not None:
+        from opentelemetry.instrumentation.sqlalchemy import SQLAlchemyInstrumentor
+
+        SQLAlchemyInstrumentor().instrument(engine=engine)
+
+
+def shutdown_telemetry() -> None:
+    provider = trace.get_tracer_provider()
+    if isinstance(provider, TracerProvider):
+        provider.force_flush()
+        provider.shutdown()
+
+
+class _KafkaHeadersGetter(Getter[list[tuple[str, bytes]]]):
+    def get(self, carrier: list[tuple[str, bytes]], key: str) -> list[str] | None:
+        values = [v.decode("latin-1") for k, v in carrier if k.lower() == key.lower()]
+        return values or None
+
+    def keys(self, carrier: list[tuple[str, bytes]]) -> list[str]:
+        return [k for k, _ in carrier]
+
+
+def context_from_kafka_headers(headers: Iterable[tuple[str, bytes]]) -> Context:
+    """The aiokafka instrumentation ends its receive span before the handler runs (upstream issues
+    #3026, #3465), so handlers start their span under the producer's context extracted here."""
+    return propagate.extract(list(headers), getter=_KafkaHeadersGetter())
+
+
+def context_from_traceparent(traceparent: str | None) -> Context:
+    return propagate.extract({"traceparent": traceparent} if traceparent else {})
+
+
+def current_traceparent() -> str | None:
+    carrier: dict[str, str] = {}
+    propagate.inject(carrier)
+    return carrier.get("traceparent")
+
+
+def tracer(name: str) -> trace.Tracer:
+    return trace.get_tracer(name)
