@@ -33,7 +33,6 @@ from services.common.principal import Principal, region_prefix
 from services.common.problems import Problem
 from services.common.workdays import SHANGHAI, WorkingDayCalendar, deadline
 
-
 # ---- events from the catalogue topic -------------------------------------------------------------
 
 def item_published(session: Session, envelope: Envelope, event: ItemVersionPublished) -> None:

@@ -129,7 +129,7 @@ class WorkingDayCalendar:
         """Working days in (start, end]: the count a clock started on `start` has used by end of `end`."""
         if end <= start:
             return 0
-        if _INDEX_START <= start and end <= _INDEX_END:
+        if start >= _INDEX_START and end <= _INDEX_END:
             return self._cumulative[(end - _INDEX_START).days] - self._cumulative[(start - _INDEX_START).days]
         return sum(1 for i in range(1, (end - start).days + 1) if self.is_workday(start + timedelta(days=i)))
 
