@@ -60,7 +60,8 @@ def check_java() -> None:
     except (IndexError, ValueError):
         major = 0
     if major < 17:
-        raise JavaMissing(f"Java 17 is required for the local Kafka broker, found: {out.splitlines()[0] if out else 'none'}")
+        found = out.splitlines()[0] if out else "none"
+        raise JavaMissing(f"Java 17 is required for the local Kafka broker, found: {found}")
 
 
 def ensure_libs() -> Path:
@@ -150,7 +151,7 @@ class KafkaBroker:
                 self._java("kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(config)),
                 check=True, capture_output=True,
             )
-        out = open(self.data_dir / "stdout.log", "ab")
+        out = open(self.data_dir / "stdout.log", "ab")  # noqa: SIM115 - owned by the child
         self.process = subprocess.Popen(
             self._java("kafka.Kafka", str(config), heap=self.heap),
             stdout=out, stderr=subprocess.STDOUT, start_new_session=True,

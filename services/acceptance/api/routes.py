@@ -25,7 +25,8 @@ def _out(result: dict[str, Any], outcome: Outcome) -> ApplicationOut:
     if outcome is Outcome.accepted:
         message = f"已受理，办件编号 {result['case_no']}，承诺办结日期 {result['promised_due_date']}"
     else:
-        message = "材料不齐全，请一次性补齐以下材料：" + "；".join(f"{m['name']}（{m['reason']}）" for m in result["missing"])
+        listed = "；".join(f"{m['name']}（{m['reason']}）" for m in result["missing"])
+        message = f"材料不齐全，请一次性补齐以下材料：{listed}"
     return ApplicationOut(outcome=outcome.value, message=message, **result)
 
 

@@ -15,7 +15,9 @@ class ApplicantIn(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     applicant_type: Literal["1", "2", "3", "4", "5", "6", "9"] = Field(
-        description="GB/T 39046: 1 自然人, 2 企业法人, 3 事业法人, 4 社会组织法人, 5 非法人企业, 6 行政机关, 9 其他组织")
+        description="GB/T 39046: 1 自然人, 2 企业法人, 3 事业法人, 4 社会组织法人, 5 非法人企业, 6 行政机关, "
+        "9 其他组织",
+    )
     name: str = Field(min_length=1, max_length=100)
     id_type: Literal["resident_id", "uscc"]
     id_number: str = Field(min_length=1, max_length=18)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import ClassVar
 
-from pydantic import AwareDatetime
+from pydantic import AwareDatetime, Field
 
 from services.common.contracts.payloads import EventPayload
 from services.common.contracts.topics import Topic
@@ -32,7 +32,7 @@ class AlertRaised(_SupervisionEvent):
     due_at: AwareDatetime
     region_code: str
     department: str = ""
-    evidence: dict[str, str] = {}
+    evidence: dict[str, str] = Field(default_factory=dict)
 
 
 class AlertCleared(_SupervisionEvent):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
@@ -21,10 +23,8 @@ async def ensure_topics(bootstrap_servers: str, prefix: str = "") -> list[str]:
             if name not in existing
         ]
         if new:
-            try:
+            with contextlib.suppress(TopicAlreadyExistsError):  # another process created them first
                 await admin.create_topics(new)
-            except TopicAlreadyExistsError:
-                pass  # another process created them first
         return sorted(wanted)
     finally:
         await admin.close()

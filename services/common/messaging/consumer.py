@@ -138,9 +138,8 @@ class EventConsumer:
                     continue
                 if item.unknown:
                     self._park(session, item, now)
-                elif item.payload is not None:
-                    if not self._handle(session, item):
-                        continue
+                elif item.payload is not None and not self._handle(session, item):
+                    continue
                 session.execute(
                     insert(inbox).values(consumer=self.name, event_id=envelope.id, event_type=envelope.type,
                                          applied_at=now)
@@ -184,7 +183,8 @@ class EventConsumer:
 
     async def _dead_letter(self, item: _Item) -> None:
         record = item.record
-        headers = list(record.headers or ()) + [
+        headers = [
+            *(record.headers or ()),
             ("dlq_error", (item.error or "")[:2000].encode()),
             ("dlq_consumer", self.name.encode()),
             ("dlq_source", f"{record.topic}/{record.partition}/{record.offset}".encode()),

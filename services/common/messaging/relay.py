@@ -8,6 +8,7 @@ marked sent publishes it again; consumers' inboxes drop the duplicate.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from datetime import UTC, datetime
 from typing import Any
@@ -72,10 +73,8 @@ class OutboxRelay:
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 10.0)
                 continue
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=self.sweep_seconds)
-            except TimeoutError:
-                pass
             self._wake.clear()
 
     async def drain(self) -> int:

@@ -1,0 +1,37 @@
+"""Gateway settings (prefix GATEWAY_)."""
+
+from __future__ import annotations
+
+from pydantic import model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEV_TOKEN_SECRET = "dev-token-secret-change-me-0123456789abcdef"
+
+
+class GatewaySettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="GATEWAY_", extra="ignore")
+
+    acceptance_url: str = "http://127.0.0.1:8001"
+    approval_url: str = "http://127.0.0.1:8002"
+    disclosure_url: str = "http://127.0.0.1:8003"
+    monitoring_url: str = "http://127.0.0.1:8004"
+    # Development tokens until the security issue brings asymmetric keys and real logins.
+    dev_token_secret: str = DEV_TOKEN_SECRET
+    env: str = "development"
+    connect_timeout_seconds: float = 2.0
+    read_timeout_seconds: float = 15.0
+    max_body_bytes: int = 1_048_576
+
+    @model_validator(mode="after")
+    def _refuse_unsafe_production(self) -> GatewaySettings:
+        if self.env == "production" and self.dev_token_secret == DEV_TOKEN_SECRET:
+            raise ValueError("GATEWAY_DEV_TOKEN_SECRET must not be the development default in production")
+        return self
+
+    def backends(self) -> dict[str, str]:
+        return {
+            "acceptance": self.acceptance_url,
+            "approval": self.approval_url,
+            "disclosure": self.disclosure_url,
+            "monitoring": self.monitoring_url,
+        }

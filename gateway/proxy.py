@@ -1,0 +1,57 @@
+"""Forwards a request to its backend over aiohttp and maps transport failures to problem+json.
+
+aiohttp rather than httpx on this path: measured on this kind of machine, an aiohttp proxy carries
+about 8x the requests of one using httpx's default transport (docs/decisions.md).
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import aiohttp
+from fastapi import Request
+from fastapi.responses import Response
+
+from services.common.problems import problem_response
+
+# Hop-by-hop headers (RFC 9110 §7.6.1) and those the gateway sets itself are not forwarded.
+_DROP_REQUEST = {
+    "host", "connection", "keep-alive", "proxy-authorization", "te", "trailer", "transfer-encoding", "upgrade",
+    "authorization", "x-zwfw-principal", "content-length",
+}
+_DROP_RESPONSE = {"connection", "keep-alive", "transfer-encoding", "content-length", "content-encoding", "server",
+                  "date"}
+_IDEMPOTENT = {"GET", "HEAD", "OPTIONS", "PUT", "DELETE"}
+
+
+async def forward(
+    session: aiohttp.ClientSession, request: Request, base_url: str, backend: str, body: bytes,
+    extra_headers: dict[str, str],
+) -> Response:
+    url = base_url.rstrip("/") + request.url.path
+    if request.url.query:
+        url += "?" + request.url.query
+    headers = {k: v for k, v in request.headers.items() if k.lower() not in _DROP_REQUEST}
+    headers.update(extra_headers)
+    attempts = 2 if request.method in _IDEMPOTENT else 1  # never repeat a POST: it may have been applied
+    for attempt in range(attempts):
+        try:
+            async with session.request(request.method, url, data=body or None, headers=headers,
+                                       allow_redirects=False) as upstream:
+                content = await upstream.read()
+                out_headers = {k: v for k, v in upstream.headers.items() if k.lower() not in _DROP_RESPONSE}
+                return Response(content=content, status_code=upstream.status, headers=out_headers)
+        except (aiohttp.ClientConnectorError, aiohttp.ServerDisconnectedError) as exc:
+            if attempt + 1 < attempts:
+                await asyncio.sleep(0.05)
+                continue
+            return problem_response(
+                503, "backend-unavailable", f"后端服务 {backend} 暂不可用：{type(exc).__name__}",
+                request.url.path, headers={"Retry-After": "5"},
+            )
+        except TimeoutError:
+            return problem_response(504, "backend-timeout", f"后端服务 {backend} 响应超时", request.url.path)
+        except aiohttp.ClientError as exc:
+            return problem_response(502, "bad-gateway", f"后端服务 {backend} 返回异常：{type(exc).__name__}",
+                                    request.url.path)
+    raise AssertionError("unreachable")

@@ -1,0 +1,28 @@
+"""Which backend serves which path, and which paths the public may call without logging in."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Route:
+    prefix: str
+    backend: str
+    public_methods: frozenset[str] = frozenset()  # methods allowed without a token
+
+
+ROUTES: tuple[Route, ...] = (
+    Route("/api/v1/applications", "acceptance"),
+    Route("/api/v1/approval", "approval"),
+    Route("/api/v1/catalogue", "disclosure", frozenset({"GET"})),  # 办事指南 is public
+    Route("/api/v1/results", "disclosure", frozenset({"GET"})),  # 办件结果公示 is public
+    Route("/api/v1/monitoring", "monitoring"),
+)
+
+
+def match(path: str) -> Route | None:
+    for route in ROUTES:
+        if path == route.prefix or path.startswith(route.prefix + "/"):
+            return route
+    return None
