@@ -179,12 +179,15 @@ class KafkaBroker:
 
 
 def main() -> None:
-    """`python -m tools.kafka_broker [dir]` runs a broker in the foreground until Ctrl-C."""
+    """`python -m tools.kafka_broker fetch` prepares the jars; `... [dir]` runs a broker until Ctrl-C."""
     try:
         check_java()
     except JavaMissing as e:
         print(e, file=sys.stderr)
         raise SystemExit(1) from None
+    if sys.argv[1:] == ["fetch"]:
+        print(f"Kafka broker jars in {ensure_libs()}")
+        return
     data = Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT / "var" / "kafka"
     broker = KafkaBroker(data_dir=data, port=int(os.environ.get("KAFKA_PORT", "9092")))
     broker.start()

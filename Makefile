@@ -1,0 +1,41 @@
+# One entry point for people and CI. Every target installs what it needs first.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+KAFKA_LIBS := .cache/kafka/libs/.complete
+export PYTHONPATH := $(CURDIR)
+
+.PHONY: run test bench lint unit install kafka-libs clean
+
+run: install kafka-libs  ## start Kafka, the four services and the gateway on 127.0.0.1
+	$(PY) -m tools.platform run
+
+test: install kafka-libs lint  ## every test: unit, integration (real Kafka, real SQLite), end to end
+	$(PY) -m pytest -q
+
+unit: install  ## the fast tests only (no broker)
+	$(PY) -m pytest -q tests/unit tests/contract
+
+lint: install
+	$(PY) -m ruff check .
+	$(VENV)/bin/lint-imports --no-cache
+
+bench: install kafka-libs  ## prints the figures recorded in docs/benchmarks.md
+	$(PY) -m tools.bench
+
+install: $(STAMP)
+
+$(STAMP): requirements.lock
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check --require-hashes -r requirements.lock
+	touch $(STAMP)
+
+kafka-libs: $(KAFKA_LIBS)
+
+$(KAFKA_LIBS): infra/kafka/pom.xml | $(STAMP)
+	$(PY) -m tools.kafka_broker fetch
+
+clean:
+	rm -rf var .pytest_cache
