@@ -102,5 +102,5 @@ def test_every_topic_has_a_dead_letter_twin() -> None:
 
 def test_occurred_at_must_carry_a_time_zone() -> None:
     with pytest.raises(ValueError):
-        CaseCompleted(occurred_at=datetime(2026, 11, 25), case_no="c", item_code="i", item_name="n",  # noqa: DTZ001
+        CaseCompleted(occurred_at=datetime(2026, 11, 25), case_no="c", item_code="i", item_name="n",
                       region_code="320102000000", result="approve")
