@@ -1,0 +1,1 @@
+"""Approval (审批): steps of review and the decision on an accepted case."""

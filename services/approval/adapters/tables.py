@@ -1,0 +1,69 @@
+"""Approval's own tables: the catalogue replica by version, cases and their tasks."""
+
+from __future__ import annotations
+
+from sqlalchemy import JSON, Boolean, Column, DateTime, Integer, String, Table, Text, UniqueConstraint
+
+from services.common.db import new_metadata
+from services.common.messaging import MessagingTables
+
+metadata = new_metadata()
+messaging = MessagingTables.on(metadata)
+
+# Every published version, not just the newest: a case follows the version it was accepted under.
+item_version = Table(
+    "item_version",
+    metadata,
+    Column("item_code", String(64), primary_key=True),
+    Column("version", Integer, primary_key=True),
+    Column("status", String(16), nullable=False),  # published / retired
+    Column("name", String(200), nullable=False),
+    Column("process", JSON, nullable=False),  # list of ProcessStep as published
+    Column("publish_results", Boolean, nullable=False),  # 办件结果公示
+    Column("definition", JSON, nullable=False),  # the whole ItemVersionPublished payload
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+approval_case = Table(
+    "approval_case",
+    metadata,
+    Column("case_no", String(50), primary_key=True),
+    Column("item_code", String(64), nullable=False),
+    Column("item_version", Integer, nullable=False),
+    Column("item_name", String(200), nullable=False),
+    Column("region_code", String(12), nullable=False, index=True),
+    Column("department", String(100), nullable=False),
+    Column("applicant_type", String(2), nullable=False),  # GB/T 39046 code only: no personal data here
+    Column("status", String(16), nullable=False),  # in_review / decided / completed / withdrawn
+    # The steps frozen when the case opened, so a late or newer catalogue event cannot reshape it.
+    Column("process", JSON, nullable=False),
+    Column("process_source", String(16), nullable=False),  # catalogue / default
+    Column("decision", String(8)),
+    Column("reasons", Text, nullable=False, default=""),
+    Column("accepted_at", DateTime(timezone=True), nullable=False),
+    Column("opened_at", DateTime(timezone=True), nullable=False),
+    Column("closed_at", DateTime(timezone=True)),
+)
+
+approval_task = Table(
+    "approval_task",
+    metadata,
+    Column("task_id", String(36), primary_key=True),
+    Column("case_no", String(50), nullable=False, index=True),
+    Column("seq", Integer, nullable=False),  # position of the step in the case's process
+    Column("step_code", String(32), nullable=False),
+    Column("step_name", String(100), nullable=False),
+    Column("role", String(32), nullable=False),
+    Column("department", String(100), nullable=False),
+    Column("region_code", String(12), nullable=False, index=True),  # copied from the case for scoped lists
+    Column("status", String(16), nullable=False, index=True),  # open / done / cancelled
+    Column("time_limit", JSON),
+    Column("assignee", String(64)),  # who acted (user id)
+    Column("assignee_name", String(100)),
+    Column("opinion", Text),
+    Column("outcome", String(8)),  # pass / approve / deny
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("completed_at", DateTime(timezone=True)),
+    # One task per step of a case: a second CaseAccepted or a retried completion cannot open a duplicate.
+    UniqueConstraint("case_no", "seq", name="uq_approval_task_case_no_seq"),
+)

@@ -1,0 +1,40 @@
+"""Topic → handler: the catalogue replica, and the cases acceptance hands over or the applicant withdraws."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from services.approval import handlers
+from services.common.contracts.case import CaseAccepted, CaseWithdrawn
+from services.common.contracts.catalogue import ItemVersionPublished, ItemVersionRetired
+from services.common.contracts.envelope import Envelope
+from services.common.contracts.topics import Topic
+from services.common.messaging import HandlerMap
+from services.common.runtime import ConsumerSpec, Runtime
+
+
+def _catalogue_handlers(_runtime: Runtime) -> HandlerMap:
+    return {
+        ItemVersionPublished.event_type: handlers.item_published,
+        ItemVersionRetired.event_type: handlers.item_retired,
+    }
+
+
+def _case_handlers(runtime: Runtime) -> HandlerMap:
+    def accepted(session: Session, _envelope: Envelope, event: Any) -> None:
+        handlers.case_accepted(session, runtime.outbox, event)
+
+    def withdrawn(session: Session, _envelope: Envelope, event: Any) -> None:
+        handlers.case_withdrawn(session, event)
+
+    return {CaseAccepted.event_type: accepted, CaseWithdrawn.event_type: withdrawn}
+
+
+# Two groups so a burst on the case topic never waits behind the catalogue (or the reverse). A case whose
+# catalogue version has not arrived yet opens on the default 一审一核 rather than waiting.
+CONSUMERS = [
+    ConsumerSpec(group="catalogue", topics=[Topic.catalogue], handlers=_catalogue_handlers),
+    ConsumerSpec(group="case", topics=[Topic.case], handlers=_case_handlers),
+]

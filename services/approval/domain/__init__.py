@@ -1,0 +1,1 @@
+"""Approval rules in plain Python: no I/O."""

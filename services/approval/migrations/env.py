@@ -1,0 +1,4 @@
+from services.approval.adapters.tables import metadata
+from services.common.migrations_env import run_migrations
+
+run_migrations(metadata)
