@@ -72,4 +72,4 @@ def test_warns_for_missing_next_year_from_november() -> None:
 
 def test_naive_start_is_refused() -> None:
     with pytest.raises(ValueError):
-        deadline(datetime(2025, 1, 1), TimeLimit(value=1, unit=LimitUnit.working_days), CAL)  # noqa: DTZ001
+        deadline(datetime(2025, 1, 1), TimeLimit(value=1, unit=LimitUnit.working_days), CAL)
