@@ -1,0 +1,1 @@
+"""Disclosure rules in plain Python: the catalogue's definitions and lifecycle, and the masking of public results."""

@@ -1,0 +1,301 @@
+"""Disclosure's service layer: one verb per command, query or event, each run in the caller's unit of work."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import delete, insert, literal, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from services.common.contracts.case import CaseAccepted, CaseCompleted, CaseDecided, CaseWithdrawn
+from services.common.contracts.catalogue import ItemVersionPublished, ItemVersionRetired
+from services.common.contracts.envelope import Envelope
+from services.common.messaging import Outbox
+from services.common.principal import Principal, region_prefix
+from services.common.problems import Problem
+from services.disclosure.adapters.tables import case_summary, item_version, public_result
+from services.disclosure.domain.catalogue import (
+    CatalogueError,
+    CatalogueItem,
+    InvalidDefinition,
+    ItemDefinition,
+    ItemVersion,
+    VersionStatus,
+    validate_definition,
+)
+from services.disclosure.domain.masking import MaskedApplicant, mask_applicant
+from services.disclosure.domain.results import SummaryStatus, result_label, should_publish
+
+
+def _utc(dt: datetime | None) -> Any:
+    """SQLite hands back naive datetimes; everything is stored in UTC, so the zone is restored here."""
+    if dt is None:
+        return None
+    return dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt.astimezone(UTC)
+
+
+def _problem(error: CatalogueError) -> Problem:
+    if isinstance(error, InvalidDefinition):
+        return Problem(422, error.slug, error.message,
+                       errors=[{"field": i.field, "message": i.message} for i in error.issues])
+    return Problem(409, error.slug, error.message)
+
+
+# ---- catalogue (实施清单) -----------------------------------------------------------------------------
+
+def _version_from_row(row: Any) -> ItemVersion:
+    return ItemVersion(
+        item_code=row.item_code, version=row.version,
+        definition=ItemDefinition.model_validate(row.definition), status=VersionStatus(row.status),
+        created_at=_utc(row.created_at) or datetime.now(UTC), published_at=_utc(row.published_at),
+        retired_at=_utc(row.retired_at), retire_reason=row.retire_reason or "",
+    )
+
+
+def _version_out(v: ItemVersion) -> dict[str, Any]:
+    return {
+        **v.definition.model_dump(mode="json"),
+        "version": v.version, "status": v.status.value, "created_at": v.created_at,
+        "published_at": v.published_at, "retired_at": v.retired_at, "retire_reason": v.retire_reason,
+    }
+
+
+def _load_item(session: Session, item_code: str) -> CatalogueItem:
+    rows = session.execute(
+        select(item_version).where(item_version.c.item_code == item_code).order_by(item_version.c.version)
+    ).all()
+    return CatalogueItem(item_code, [_version_from_row(r) for r in rows])
+
+
+def _load_visible_item(session: Session, principal: Principal, item_code: str) -> CatalogueItem:
+    """An item the administrator may manage; another region's item answers 404, never 403."""
+    item = _load_item(session, item_code)
+    newest = item.newest()
+    if newest is None or not principal.can_see_region(newest.definition.region_code):
+        raise Problem(404, "item-not-found", f"事项 {item_code} 不存在")
+    return item
+
+
+def _save_status(session: Session, v: ItemVersion) -> None:
+    """Only lifecycle columns change after creation: a version's definition is never rewritten."""
+    session.execute(
+        update(item_version)
+        .where(item_version.c.item_code == v.item_code, item_version.c.version == v.version)
+        .values(status=v.status.value, published_at=v.published_at, retired_at=v.retired_at,
+                retire_reason=v.retire_reason)
+    )
+
+
+def create_item(session: Session, principal: Principal, definition: ItemDefinition,
+                now: datetime | None = None) -> dict[str, Any]:
+    """A new draft version of an item, in the administrator's own region."""
+    now = now or datetime.now(UTC)
+    issues = validate_definition(definition)
+    if issues:
+        # Before the scope check, so a malformed region code is named as such rather than "not yours".
+        raise _problem(InvalidDefinition(issues))
+    if not principal.can_see_region(definition.region_code):
+        raise Problem(403, "region-out-of-scope",
+                      f"区划 {definition.region_code} 不在您的管辖范围内，不能为其编制事项",
+                      region_code=definition.region_code)
+    item = _load_item(session, definition.item_code)
+    newest = item.newest()
+    if newest is not None and not principal.can_see_region(newest.definition.region_code):
+        raise Problem(409, "item-code-taken", f"实施编码 {definition.item_code} 已被其他区划使用")
+    try:
+        draft = item.add_draft(definition, now)
+    except CatalogueError as exc:
+        raise _problem(exc) from exc
+    try:
+        with session.begin_nested():
+            session.execute(insert(item_version).values(
+                item_code=draft.item_code, version=draft.version, status=draft.status.value,
+                region_code=definition.region_code, region_scope=region_prefix(definition.region_code),
+                name=definition.name, definition=definition.model_dump(mode="json"), created_at=now,
+                created_by=principal.subject, retire_reason="",
+            ))
+    except IntegrityError as exc:
+        # Two administrators raced for the same next version (possible on PostgreSQL): one draft wins.
+        raise Problem(409, "draft-exists", f"事项 {definition.item_code} 已有未发布的草稿") from exc
+    return _version_out(draft)
+
+
+def publish_item(session: Session, outbox: Outbox, principal: Principal, item_code: str,
+                 now: datetime | None = None) -> dict[str, Any]:
+    """Publishes the newest draft; the version it replaces is retired."""
+    now = now or datetime.now(UTC)
+    item = _load_visible_item(session, principal, item_code)
+    try:
+        publication = item.publish(now)
+    except CatalogueError as exc:
+        raise _problem(exc) from exc
+    published = publication.published
+    if publication.retired is not None:
+        retired = publication.retired
+        _save_status(session, retired)
+        # Emitted before the publication: the catalogue topic is compacted by item code, and the
+        # last record of a key is the one that survives compaction.
+        outbox.emit(session, ItemVersionRetired(occurred_at=now, item_code=item_code, version=retired.version,
+                                                reason=retired.retire_reason))
+    _save_status(session, published)
+    outbox.emit(session, ItemVersionPublished(occurred_at=now, version=published.version,
+                                              **published.definition.model_dump()))
+    return _version_out(published)
+
+
+def retire_item(session: Session, outbox: Outbox, principal: Principal, item_code: str, reason: str,
+                now: datetime | None = None) -> dict[str, Any]:
+    now = now or datetime.now(UTC)
+    item = _load_visible_item(session, principal, item_code)
+    try:
+        retired = item.retire(reason, now)
+    except CatalogueError as exc:
+        raise _problem(exc) from exc
+    _save_status(session, retired)
+    outbox.emit(session, ItemVersionRetired(occurred_at=now, item_code=item_code, version=retired.version,
+                                            reason=reason))
+    return _version_out(retired)
+
+
+def list_items(session: Session, region_code: str | None, q: str | None, limit: int = 500) -> list[dict[str, Any]]:
+    """Published items offered in a region: those whose own region scope is a prefix of it."""
+    stmt = select(item_version).where(item_version.c.status == VersionStatus.published.value)
+    if region_code:
+        stmt = stmt.where(literal(region_code).like(item_version.c.region_scope + "%"))
+    if q:
+        stmt = stmt.where(item_version.c.name.contains(q, autoescape=True))
+    rows = session.execute(stmt.order_by(item_version.c.region_code, item_version.c.item_code).limit(limit)).all()
+    return [_version_out(_version_from_row(r)) for r in rows]
+
+
+def get_published(session: Session, item_code: str) -> dict[str, Any]:
+    row = session.execute(
+        select(item_version).where(item_version.c.item_code == item_code,
+                                   item_version.c.status == VersionStatus.published.value)
+    ).first()
+    if row is None:
+        raise Problem(404, "item-not-found", f"事项 {item_code} 不存在或未发布")
+    return _version_out(_version_from_row(row))
+
+
+def get_version(session: Session, principal: Principal, item_code: str, version: int,
+                can_see_drafts: bool) -> dict[str, Any]:
+    """Published and retired versions are public record; a draft only shows to its region's administrators."""
+    row = session.execute(
+        select(item_version).where(item_version.c.item_code == item_code, item_version.c.version == version)
+    ).first()
+    if row is None or (row.status == VersionStatus.draft.value
+                       and not (can_see_drafts and principal.can_see_region(row.region_code))):
+        raise Problem(404, "item-version-not-found", f"事项 {item_code} 第 {version} 版不存在")
+    return _version_out(_version_from_row(row))
+
+
+# ---- events from the case topic: masked summaries and public results ------------------------------------
+
+def _summary(session: Session, case_no: str) -> Any:
+    return session.execute(select(case_summary).where(case_summary.c.case_no == case_no)).first()
+
+
+def _upsert_summary(session: Session, case_no: str, now: datetime, **values: Any) -> None:
+    if _summary(session, case_no) is None:
+        unknown = MaskedApplicant.unknown()
+        base = dict(applicant_type=unknown.applicant_type, applicant_name_masked=unknown.name,
+                    applicant_id_masked=unknown.id_number, applicant_phone_masked=unknown.phone,
+                    status=SummaryStatus.accepted.value)
+        session.execute(insert(case_summary).values(case_no=case_no, updated_at=now, **(base | values)))
+    else:
+        session.execute(update(case_summary).where(case_summary.c.case_no == case_no)
+                        .values(updated_at=now, **values))
+
+
+def case_accepted(session: Session, envelope: Envelope, event: CaseAccepted) -> None:
+    """Keeps a summary with the applicant already masked: the raw name and id are never written."""
+    masked = mask_applicant(event.applicant)
+    row = _summary(session, event.case_no)
+    values: dict[str, Any] = dict(
+        item_code=event.item_code, item_name=event.item_name, region_code=event.region_code,
+        applicant_type=masked.applicant_type, applicant_name_masked=masked.name,
+        applicant_id_masked=masked.id_number, applicant_phone_masked=masked.phone,
+        accepted_at=_utc(event.occurred_at),
+    )
+    if row is None:
+        values["status"] = SummaryStatus.accepted.value
+    _upsert_summary(session, event.case_no, _utc(envelope.recorded_at), **values)
+    # A result published before its acceptance arrived showed "—"; it gets the masked applicant now.
+    session.execute(update(public_result).where(public_result.c.case_no == event.case_no)
+                    .values(applicant_name_masked=masked.name, applicant_id_masked=masked.id_number))
+
+
+def case_decided(session: Session, envelope: Envelope, event: CaseDecided) -> None:
+    row = _summary(session, event.case_no)
+    values: dict[str, Any] = dict(decision=event.decision.value, decided_at=_utc(event.occurred_at))
+    if row is None or row.status == SummaryStatus.accepted.value:
+        values["status"] = SummaryStatus.decided.value
+    _upsert_summary(session, event.case_no, _utc(envelope.recorded_at), **values)
+
+
+def case_completed(session: Session, envelope: Envelope, event: CaseCompleted) -> None:
+    """Publishes the result where the item allows it; a case disclosure never saw accepted shows "—"."""
+    row = _summary(session, event.case_no)
+    withdrawn = row is not None and row.status == SummaryStatus.withdrawn.value
+    values: dict[str, Any] = dict(item_code=event.item_code, item_name=event.item_name,
+                                  region_code=event.region_code, completed_at=_utc(event.occurred_at))
+    if not withdrawn:
+        values["status"] = SummaryStatus.completed.value
+    _upsert_summary(session, event.case_no, _utc(envelope.recorded_at), **values)
+    if not should_publish(event.publish_result, withdrawn):
+        return
+    summary = _summary(session, event.case_no)
+    result = event.result or summary.decision or "done"
+    fields = dict(
+        item_code=event.item_code, item_name=event.item_name, region_code=event.region_code,
+        applicant_name_masked=summary.applicant_name_masked, applicant_id_masked=summary.applicant_id_masked,
+        result=result, result_summary=event.result_summary, completed_at=_utc(event.occurred_at),
+        published_at=_utc(envelope.recorded_at),
+    )
+    exists = session.execute(select(public_result.c.case_no).where(public_result.c.case_no == event.case_no)).first()
+    if exists is None:
+        session.execute(insert(public_result).values(case_no=event.case_no, **fields))
+    else:
+        session.execute(update(public_result).where(public_result.c.case_no == event.case_no).values(**fields))
+
+
+def case_withdrawn(session: Session, envelope: Envelope, event: CaseWithdrawn) -> None:
+    """A withdrawn case disappears from every list, and stays out if a completion still arrives."""
+    _upsert_summary(session, event.case_no, _utc(envelope.recorded_at), status=SummaryStatus.withdrawn.value)
+    session.execute(delete(public_result).where(public_result.c.case_no == event.case_no))
+
+
+def _result_out(row: Any) -> dict[str, Any]:
+    out = dict(row._mapping)
+    out["completed_at"] = _utc(out["completed_at"])
+    out["published_at"] = _utc(out["published_at"])
+    out["result_label"] = result_label(out["result"])
+    return out
+
+
+def list_results(session: Session, item_code: str | None, region_code: str | None, since: datetime | None,
+                 until: datetime | None, limit: int) -> list[dict[str, Any]]:
+    """Newest first; a county's query includes its townships' and villages' results."""
+    stmt = select(public_result)
+    if item_code:
+        stmt = stmt.where(public_result.c.item_code == item_code)
+    if region_code:
+        stmt = stmt.where(public_result.c.region_code.startswith(region_prefix(region_code), autoescape=True))
+    if since is not None:
+        stmt = stmt.where(public_result.c.completed_at >= since.astimezone(UTC))
+    if until is not None:
+        stmt = stmt.where(public_result.c.completed_at < until.astimezone(UTC))
+    rows = session.execute(
+        stmt.order_by(public_result.c.completed_at.desc(), public_result.c.case_no.desc()).limit(limit)
+    ).all()
+    return [_result_out(r) for r in rows]
+
+
+def get_result(session: Session, case_no: str) -> dict[str, Any]:
+    row = session.execute(select(public_result).where(public_result.c.case_no == case_no)).first()
+    if row is None:
+        raise Problem(404, "result-not-found", f"办件 {case_no} 没有公示结果")
+    return _result_out(row)

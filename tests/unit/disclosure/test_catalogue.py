@@ -1,0 +1,251 @@
+"""Catalogue rules: what a definition must satisfy, and the draft → published → retired lifecycle."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from services.common.contracts.catalogue import ItemVersionPublished
+from services.disclosure.api.schemas import ItemDefinitionIn
+from services.disclosure.domain.catalogue import (
+    CatalogueItem,
+    InvalidDefinition,
+    ItemDefinition,
+    NoDraft,
+    NothingPublished,
+    OpenDraftExists,
+    VersionStatus,
+    offered_in,
+    validate_definition,
+)
+
+DEMO = Path(__file__).resolve().parents[3] / "services" / "disclosure" / "demo" / "catalogue.json"
+T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+T1 = datetime(2026, 3, 3, 9, 0, tzinfo=UTC)
+T2 = datetime(2026, 3, 4, 9, 0, tzinfo=UTC)
+
+
+def definition(**changes: Any) -> ItemDefinition:
+    base: dict[str, Any] = dict(
+        item_code="320102000000-01-0001", name="个体工商户设立登记", item_type="01", department="区市场监督管理局",
+        region_code="320102000000", case_type="2",
+        legal_limit={"value": 15, "unit": "working_days"}, promised_limit={"value": 3, "unit": "working_days"},
+        materials=[{"code": "M01", "name": "申请书"}, {"code": "M02", "name": "身份证明"}],
+        process=[
+            {"code": "review", "name": "受理审查", "role": "approver", "limit": {"value": 1, "unit": "working_days"}},
+            {"code": "decide", "name": "决定", "role": "department_head",
+             "limit": {"value": 2, "unit": "working_days"}},
+        ],
+    )
+    return ItemDefinition.model_validate(base | changes)
+
+
+def fields(item: ItemDefinition) -> list[str]:
+    return [i.field for i in validate_definition(item)]
+
+
+# ---- validation ------------------------------------------------------------------------------------------
+
+def test_a_sound_definition_passes() -> None:
+    assert validate_definition(definition()) == []
+
+
+def test_promise_longer_than_the_law_is_refused_with_the_field_named() -> None:
+    issues = validate_definition(definition(promised_limit={"value": 16, "unit": "working_days"}))
+    assert [i.field for i in issues] == ["promised_limit"]
+    assert "承诺时限" in issues[0].message and "16个工作日" in issues[0].message and "15个工作日" in issues[0].message
+
+
+def test_promise_equal_to_the_law_is_allowed() -> None:
+    assert fields(definition(promised_limit={"value": 15, "unit": "working_days"}, process=[])) == []
+
+
+@pytest.mark.parametrize(("promised", "legal", "refused"), [
+    ({"value": 25, "unit": "hours"}, {"value": 1, "unit": "calendar_days"}, True),
+    ({"value": 24, "unit": "hours"}, {"value": 1, "unit": "calendar_days"}, False),
+    ({"value": 90, "unit": "minutes"}, {"value": 1, "unit": "hours"}, True),
+    ({"value": 60, "unit": "minutes"}, {"value": 1, "unit": "hours"}, False),
+    # 5 working days count as 7 calendar days (an ordinary week).
+    ({"value": 5, "unit": "working_days"}, {"value": 7, "unit": "calendar_days"}, False),
+    ({"value": 5, "unit": "working_days"}, {"value": 6, "unit": "calendar_days"}, True),
+    ({"value": 10, "unit": "calendar_days"}, {"value": 5, "unit": "working_days"}, True),
+    ({"value": 4, "unit": "hours"}, {"value": 1, "unit": "working_days"}, False),
+])
+def test_limits_in_different_units_are_compared_by_the_documented_rule(
+    promised: dict[str, Any], legal: dict[str, Any], refused: bool,
+) -> None:
+    item = definition(promised_limit=promised, legal_limit=legal, process=[])
+    assert ("promised_limit" in fields(item)) is refused
+
+
+def test_step_limits_summing_past_the_promise_are_refused() -> None:
+    item = definition(process=[
+        {"code": "review", "name": "审查", "role": "approver", "limit": {"value": 2, "unit": "working_days"}},
+        {"code": "decide", "name": "决定", "role": "department_head", "limit": {"value": 2, "unit": "working_days"}},
+    ])
+    issues = validate_definition(item)
+    assert [i.field for i in issues] == ["process"]
+    assert "合计 4个工作日" in issues[0].message and "3个工作日" in issues[0].message
+
+
+def test_steps_without_limits_do_not_count() -> None:
+    item = definition(process=[{"code": "review", "name": "审查", "role": "approver"}])
+    assert fields(item) == []
+
+
+def test_unknown_item_type_is_refused() -> None:
+    issues = validate_definition(definition(item_type="11"))
+    assert [i.field for i in issues] == ["item_type"]
+    assert "GB/T 39046" in issues[0].message
+
+
+@pytest.mark.parametrize("code", ["00", "01", "05", "07", "10", "20"])
+def test_every_gbt_39046_type_is_known(code: str) -> None:
+    assert fields(definition(item_type=code)) == []
+
+
+def test_duplicate_material_codes_are_refused() -> None:
+    item = definition(materials=[{"code": "M01", "name": "a"}, {"code": "M01", "name": "b"}])
+    issues = validate_definition(item)
+    assert [i.field for i in issues] == ["materials"] and "M01" in issues[0].message
+
+
+@pytest.mark.parametrize("region", ["3201020000", "32010200000a", "3201020000001", ""])
+def test_region_code_must_be_twelve_digits(region: str) -> None:
+    issues = validate_definition(definition(region_code=region))
+    assert [i.field for i in issues] == ["region_code"] and "12位数字" in issues[0].message
+
+
+def test_immediate_items_must_finish_the_same_day() -> None:
+    assert fields(definition(case_type="1", promised_limit={"value": 0, "unit": "working_days"}, process=[])) == []
+    assert fields(definition(case_type="1", promised_limit={"value": 2, "unit": "working_days"}, process=[])) == [
+        "promised_limit"]
+    assert fields(definition(case_type="3")) == ["case_type"]
+
+
+def test_joint_items_need_a_step_with_departments() -> None:
+    assert fields(definition(joint=True)) == ["process"]
+
+
+def test_all_problems_are_reported_at_once() -> None:
+    item = definition(region_code="3201", item_type="99", promised_limit={"value": 30, "unit": "working_days"},
+                      materials=[{"code": "M01", "name": "a"}, {"code": "M01", "name": "b"}])
+    assert set(fields(item)) == {"region_code", "item_type", "promised_limit", "materials"}
+
+
+# ---- lifecycle -------------------------------------------------------------------------------------------
+
+def test_first_version_is_a_draft_numbered_one() -> None:
+    item = CatalogueItem("320102000000-01-0001")
+    draft = item.add_draft(definition(), T0)
+    assert (draft.version, draft.status) == (1, VersionStatus.draft)
+    assert item.current() is None
+
+
+def test_only_one_open_draft_at_a_time() -> None:
+    item = CatalogueItem("320102000000-01-0001")
+    item.add_draft(definition(), T0)
+    with pytest.raises(OpenDraftExists):
+        item.add_draft(definition(name="个体工商户设立登记（修订）"), T1)
+
+
+def test_an_invalid_definition_never_becomes_a_draft() -> None:
+    item = CatalogueItem("320102000000-01-0001")
+    with pytest.raises(InvalidDefinition) as caught:
+        item.add_draft(definition(item_type="99"), T0)
+    assert "item_type" in caught.value.message
+    assert item.versions == []
+
+
+def test_publishing_a_new_version_retires_the_old_one() -> None:
+    item = CatalogueItem("320102000000-01-0001")
+    item.add_draft(definition(), T0)
+    first = item.publish(T0)
+    assert first.retired is None and first.published.status is VersionStatus.published
+    item.add_draft(definition(promised_limit={"value": 3, "unit": "working_days"}, name="个体工商户设立登记"), T1)
+    second = item.publish(T2)
+    assert second.published.version == 2
+    assert second.retired is not None and second.retired.version == 1
+    assert second.retired.status is VersionStatus.retired and second.retired.retired_at == T2
+    assert [v.status for v in item.versions] == [VersionStatus.retired, VersionStatus.published]
+    assert item.current() == second.published
+
+
+def test_a_published_version_is_never_changed_by_a_new_draft() -> None:
+    item = CatalogueItem("320102000000-01-0001")
+    item.add_draft(definition(), T0)
+    published = item.publish(T0).published
+    item.add_draft(definition(name="新名称"), T1)
+    assert item.current() == published and item.current().definition.name == "个体工商户设立登记"  # type: ignore[union-attr]
+    with pytest.raises(Exception):  # noqa: B017 - frozen: a published definition cannot be edited in place
+        published.definition.name = "改名"  # type: ignore[misc]
+
+
+def test_publish_without_a_draft_is_refused() -> None:
+    item = CatalogueItem("320102000000-01-0001")
+    with pytest.raises(NoDraft):
+        item.publish(T0)
+    item.add_draft(definition(), T0)
+    item.publish(T0)
+    with pytest.raises(NoDraft):
+        item.publish(T1)
+
+
+def test_retire_takes_the_item_out_of_service() -> None:
+    item = CatalogueItem("320102000000-01-0001")
+    with pytest.raises(NothingPublished):
+        item.retire("调整", T0)
+    item.add_draft(definition(), T0)
+    item.publish(T0)
+    retired = item.retire("法律依据废止", T1)
+    assert retired.status is VersionStatus.retired and retired.retire_reason == "法律依据废止"
+    assert item.current() is None
+    # A retired item can come back as a new version.
+    assert item.add_draft(definition(), T2).version == 2
+
+
+def test_a_new_version_stays_in_the_items_region() -> None:
+    item = CatalogueItem("320102000000-01-0001")
+    item.add_draft(definition(), T0)
+    item.publish(T0)
+    with pytest.raises(InvalidDefinition):
+        item.add_draft(definition(region_code="320102001000"), T1)
+
+
+def test_a_county_item_is_offered_in_its_townships_and_villages() -> None:
+    assert offered_in("320102000000", "320102001000")
+    assert offered_in("320102000000", "320102001001")
+    assert offered_in("320102001000", "320102001001")
+    assert not offered_in("320102001000", "320102000000")
+    assert not offered_in("320102000000", "320104000000")
+
+
+# ---- the demo catalogue ------------------------------------------------------------------------------------
+
+def _demo() -> list[dict[str, Any]]:
+    return json.loads(DEMO.read_text(encoding="utf-8"))
+
+
+def test_demo_catalogue_is_rich_enough() -> None:
+    items = _demo()
+    assert len(items) >= 6
+    assert len({i["item_code"] for i in items}) == len(items)
+    assert {i["item_type"] for i in items} >= {"01", "05", "07", "20"}
+    assert any(i["region_code"] == "320102000000" for i in items)
+    assert any(i["region_code"].startswith("320102001") and i["region_code"] != "320102001000" for i in items)
+    assert any(i["joint"] and any(len(s.get("departments", [])) == 3 for s in i["process"]) for i in items)
+    assert any(i["case_type"] == "1" and i["promised_limit"]["value"] == 0 for i in items)
+
+
+@pytest.mark.parametrize("raw", _demo(), ids=lambda raw: raw["name"])
+def test_every_demo_item_passes_the_api_schema_and_the_rules(raw: dict[str, Any]) -> None:
+    item = ItemDefinitionIn.model_validate(raw).to_domain()  # what the launcher POSTs
+    assert validate_definition(item) == []
+    assert 2 <= len(item.materials) <= 4
+    assert item.process
+    # And it makes a valid published event.
+    ItemVersionPublished(occurred_at=T0, version=1, **item.model_dump())
