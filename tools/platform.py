@@ -29,7 +29,8 @@ from tools.kafka_broker import JavaMissing, KafkaBroker, check_java, free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 SERVICES = ("acceptance", "approval", "disclosure", "monitoring")
-DEFAULT_PORTS = {"gateway": 8000, "acceptance": 8001, "approval": 8002, "disclosure": 8003, "monitoring": 8004}
+DEFAULT_PORTS = {"gateway": 8000, "acceptance": 8001, "approval": 8002, "disclosure": 8003, "monitoring": 8004,
+                 "kafka": 9092}
 DEMO_CATALOGUE = ROOT / "services" / "disclosure" / "demo" / "catalogue.json"
 
 COUNTY = "320102000000"  # 南京市玄武区 (demo county)
@@ -103,7 +104,7 @@ class Platform:
         if bootstrap_servers:
             self.bootstrap_servers = bootstrap_servers
         else:
-            self.broker = KafkaBroker(data_dir=self.data_dir / "kafka", port=self.ports.get("kafka", free_port()))
+            self.broker = KafkaBroker(data_dir=self.data_dir / "kafka", port=self.ports["kafka"])
             self.broker.start()
             self.bootstrap_servers = self.broker.bootstrap_servers
         asyncio.run(ensure_topics(self.bootstrap_servers, self.topic_prefix))
