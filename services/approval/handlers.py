@@ -35,13 +35,6 @@ from services.common.principal import Principal
 from services.common.problems import Problem
 
 
-def _utc(dt: datetime | None) -> datetime | None:
-    """SQLite hands back naive datetimes; everything stored here is UTC."""
-    if dt is None:
-        return None
-    return dt if dt.tzinfo is not None else dt.replace(tzinfo=UTC)
-
-
 def _conflict(exc: ApprovalConflict) -> Problem:
     return Problem(409, exc.slug, exc.detail, **exc.extras)
 
@@ -180,7 +173,7 @@ def _actor(principal: Principal) -> Actor:
 
 
 def _already_done(task: Row[Any]) -> TaskAlreadyCompleted:
-    acted_at = _utc(task.completed_at)
+    acted_at = task.completed_at
     return TaskAlreadyCompleted(task.assignee or "", acted_at.isoformat() if acted_at else "",
                                 task.assignee_name or "")
 
@@ -277,7 +270,7 @@ def _task_out(row: Row[Any]) -> dict[str, Any]:
         "task_id": row.task_id, "case_no": row.case_no, "step_code": row.step_code, "step_name": row.step_name,
         "role": row.role, "department": row.department, "region_code": row.region_code, "status": row.status,
         "assignee": row.assignee, "opinion": row.opinion, "outcome": row.outcome,
-        "created_at": _utc(row.created_at), "completed_at": _utc(row.completed_at),
+        "created_at": row.created_at, "completed_at": row.completed_at,
     }
 
 

@@ -29,13 +29,6 @@ from services.disclosure.domain.masking import MaskedApplicant, mask_applicant
 from services.disclosure.domain.results import SummaryStatus, result_label, should_publish
 
 
-def _utc(dt: datetime | None) -> Any:
-    """SQLite hands back naive datetimes; everything is stored in UTC, so the zone is restored here."""
-    if dt is None:
-        return None
-    return dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt.astimezone(UTC)
-
-
 def _problem(error: CatalogueError) -> Problem:
     if isinstance(error, InvalidDefinition):
         return Problem(422, error.slug, error.message,
@@ -49,8 +42,8 @@ def _version_from_row(row: Any) -> ItemVersion:
     return ItemVersion(
         item_code=row.item_code, version=row.version,
         definition=ItemDefinition.model_validate(row.definition), status=VersionStatus(row.status),
-        created_at=_utc(row.created_at) or datetime.now(UTC), published_at=_utc(row.published_at),
-        retired_at=_utc(row.retired_at), retire_reason=row.retire_reason or "",
+        created_at=row.created_at, published_at=row.published_at,
+        retired_at=row.retired_at, retire_reason=row.retire_reason or "",
     )
 
 
@@ -218,11 +211,11 @@ def case_accepted(session: Session, envelope: Envelope, event: CaseAccepted) -> 
         item_code=event.item_code, item_name=event.item_name, region_code=event.region_code,
         applicant_type=masked.applicant_type, applicant_name_masked=masked.name,
         applicant_id_masked=masked.id_number, applicant_phone_masked=masked.phone,
-        accepted_at=_utc(event.occurred_at),
+        accepted_at=event.occurred_at,
     )
     if row is None:
         values["status"] = SummaryStatus.accepted.value
-    _upsert_summary(session, event.case_no, _utc(envelope.recorded_at), **values)
+    _upsert_summary(session, event.case_no, envelope.recorded_at, **values)
     # A result published before its acceptance arrived showed "—"; it gets the masked applicant now.
     session.execute(update(public_result).where(public_result.c.case_no == event.case_no)
                     .values(applicant_name_masked=masked.name, applicant_id_masked=masked.id_number))
@@ -230,10 +223,10 @@ def case_accepted(session: Session, envelope: Envelope, event: CaseAccepted) -> 
 
 def case_decided(session: Session, envelope: Envelope, event: CaseDecided) -> None:
     row = _summary(session, event.case_no)
-    values: dict[str, Any] = dict(decision=event.decision.value, decided_at=_utc(event.occurred_at))
+    values: dict[str, Any] = dict(decision=event.decision.value, decided_at=event.occurred_at)
     if row is None or row.status == SummaryStatus.accepted.value:
         values["status"] = SummaryStatus.decided.value
-    _upsert_summary(session, event.case_no, _utc(envelope.recorded_at), **values)
+    _upsert_summary(session, event.case_no, envelope.recorded_at, **values)
 
 
 def case_completed(session: Session, envelope: Envelope, event: CaseCompleted) -> None:
@@ -241,10 +234,10 @@ def case_completed(session: Session, envelope: Envelope, event: CaseCompleted) -
     row = _summary(session, event.case_no)
     withdrawn = row is not None and row.status == SummaryStatus.withdrawn.value
     values: dict[str, Any] = dict(item_code=event.item_code, item_name=event.item_name,
-                                  region_code=event.region_code, completed_at=_utc(event.occurred_at))
+                                  region_code=event.region_code, completed_at=event.occurred_at)
     if not withdrawn:
         values["status"] = SummaryStatus.completed.value
-    _upsert_summary(session, event.case_no, _utc(envelope.recorded_at), **values)
+    _upsert_summary(session, event.case_no, envelope.recorded_at, **values)
     if not should_publish(event.publish_result, withdrawn):
         return
     summary = _summary(session, event.case_no)
@@ -252,8 +245,8 @@ def case_completed(session: Session, envelope: Envelope, event: CaseCompleted) -
     fields = dict(
         item_code=event.item_code, item_name=event.item_name, region_code=event.region_code,
         applicant_name_masked=summary.applicant_name_masked, applicant_id_masked=summary.applicant_id_masked,
-        result=result, result_summary=event.result_summary, completed_at=_utc(event.occurred_at),
-        published_at=_utc(envelope.recorded_at),
+        result=result, result_summary=event.result_summary, completed_at=event.occurred_at,
+        published_at=envelope.recorded_at,
     )
     exists = session.execute(select(public_result.c.case_no).where(public_result.c.case_no == event.case_no)).first()
     if exists is None:
@@ -264,14 +257,12 @@ def case_completed(session: Session, envelope: Envelope, event: CaseCompleted) -
 
 def case_withdrawn(session: Session, envelope: Envelope, event: CaseWithdrawn) -> None:
     """A withdrawn case disappears from every list, and stays out if a completion still arrives."""
-    _upsert_summary(session, event.case_no, _utc(envelope.recorded_at), status=SummaryStatus.withdrawn.value)
+    _upsert_summary(session, event.case_no, envelope.recorded_at, status=SummaryStatus.withdrawn.value)
     session.execute(delete(public_result).where(public_result.c.case_no == event.case_no))
 
 
 def _result_out(row: Any) -> dict[str, Any]:
     out = dict(row._mapping)
-    out["completed_at"] = _utc(out["completed_at"])
-    out["published_at"] = _utc(out["published_at"])
     out["result_label"] = result_label(out["result"])
     return out
 

@@ -133,41 +133,30 @@ def _log(session: Session, envelope: Envelope, event: EventPayload, case_no: str
     payload = {k: v for k, v in event.model_dump(mode="json").items() if k not in _PERSONAL_FIELDS}
     session.execute(insert(case_event_log).values(
         event_id=envelope.id, case_no=case_no, event_type=envelope.type,
-        occurred_at=_utc(event.occurred_at), recorded_at=_utc(envelope.recorded_at), payload=payload,
+        occurred_at=event.occurred_at, recorded_at=envelope.recorded_at, payload=payload,
     ))
     return True
 
 
 # ---- persistence of the clock ------------------------------------------------------------------------
 
-def _utc(dt: datetime) -> datetime:
-    return dt.astimezone(UTC)
-
-
-def _aware(dt: datetime | None) -> datetime | None:
-    """SQLite hands back naive datetimes; everything stored here is UTC."""
-    if dt is None:
-        return None
-    return dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt.astimezone(UTC)
-
-
 def _row_values(clock: CaseClock) -> dict[str, Any]:
     step, closing = clock.current_step, clock.closing
     return dict(
         clock_id=clock.clock_id, item_code=clock.item_code, item_version=clock.item_version,
         item_name=clock.item_name, region_code=clock.region_code, department=clock.department,
-        state=clock.state.value, started_at=_utc(clock.started_at),
+        state=clock.state.value, started_at=clock.started_at,
         promised_limit=clock.promised_limit.model_dump(mode="json"),
         legal_limit=clock.legal_limit.model_dump(mode="json"),
-        promised_due_at=_utc(clock.promised_due.due_at), promised_due_provisional=clock.promised_due.provisional,
-        legal_due_at=_utc(clock.legal_due.due_at), legal_due_provisional=clock.legal_due.provisional,
+        promised_due_at=clock.promised_due.due_at, promised_due_provisional=clock.promised_due.provisional,
+        legal_due_at=clock.legal_due.due_at, legal_due_provisional=clock.legal_due.provisional,
         current_step_code=step.code if step else None, current_step_name=step.name if step else None,
-        current_step_started_at=_utc(step.started_at) if step else None,
+        current_step_started_at=step.started_at if step else None,
         open_suspensions=list(clock.open_suspensions),
         verdict=closing.verdict.value if closing else None,
         used_working_days=closing.used_working_days if closing else None,
         speed_up_ratio=closing.speed_up_ratio if closing else None,
-        closed_at=_utc(closing.closed_at) if closing else None,
+        closed_at=closing.closed_at if closing else None,
         updated_at=datetime.now(UTC),
     )
 
@@ -181,26 +170,22 @@ def _save(session: Session, clock: CaseClock) -> None:
 
 
 def _from_row(row: Any) -> CaseClock:
-    started_at = _aware(row.started_at)
-    assert started_at is not None
     step = None
     if row.current_step_code is not None:
-        step = Step(row.current_step_code, row.current_step_name or "", _aware(row.current_step_started_at)
-                    or started_at)
+        step = Step(row.current_step_code, row.current_step_name or "", row.current_step_started_at
+                    or row.started_at)
     closing = None
     if row.verdict is not None:
-        closed_at = _aware(row.closed_at)
-        assert closed_at is not None
-        closing = Closing(Verdict(row.verdict), closed_at, int(row.used_working_days or 0), row.speed_up_ratio)
-    promised_due_at, legal_due_at = _aware(row.promised_due_at), _aware(row.legal_due_at)
-    assert promised_due_at is not None and legal_due_at is not None
+        assert row.closed_at is not None  # a verdict is only written together with its closing time
+        closing = Closing(Verdict(row.verdict), row.closed_at, int(row.used_working_days or 0), row.speed_up_ratio)
     return CaseClock(
         clock_id=row.clock_id, case_no=row.case_no, item_code=row.item_code, item_version=row.item_version,
-        item_name=row.item_name, region_code=row.region_code, department=row.department, started_at=started_at,
+        item_name=row.item_name, region_code=row.region_code, department=row.department,
+        started_at=row.started_at,
         promised_limit=TimeLimit.model_validate(row.promised_limit),
         legal_limit=TimeLimit.model_validate(row.legal_limit),
-        promised_due=Deadline(promised_due_at, bool(row.promised_due_provisional)),
-        legal_due=Deadline(legal_due_at, bool(row.legal_due_provisional)),
+        promised_due=Deadline(row.promised_due_at, bool(row.promised_due_provisional)),
+        legal_due=Deadline(row.legal_due_at, bool(row.legal_due_provisional)),
         state=ClockState(row.state), current_step=step, open_suspensions=tuple(row.open_suspensions or ()),
         closing=closing,
     )
@@ -249,7 +234,7 @@ def get_case_clock(
         raise Problem(404, "clock-not-found", f"办件 {case_no} 没有监察记录")
     view = _view(clock, now, calendar, policy)
     view["events"] = [
-        {"event_type": r.event_type, "occurred_at": _aware(r.occurred_at), "recorded_at": _aware(r.recorded_at)}
+        {"event_type": r.event_type, "occurred_at": r.occurred_at, "recorded_at": r.recorded_at}
         for r in session.execute(
             select(case_event_log.c.event_type, case_event_log.c.occurred_at, case_event_log.c.recorded_at)
             .where(case_event_log.c.case_no == case_no)

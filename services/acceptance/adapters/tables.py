@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from sqlalchemy import JSON, Column, DateTime, Integer, String, Table
+from sqlalchemy import JSON, Column, Integer, String, Table
 
-from services.common.db import new_metadata
+from services.common.db import UtcDateTime, new_metadata
 from services.common.messaging import MessagingTables
 
 metadata = new_metadata()
@@ -20,7 +20,7 @@ catalogue_item = Table(
     Column("region_code", String(12), nullable=False, index=True),
     Column("name", String(200), nullable=False),
     Column("definition", JSON, nullable=False),  # the ItemVersionPublished payload
-    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", UtcDateTime(), nullable=False),
 )
 
 case_record = Table(
@@ -35,8 +35,8 @@ case_record = Table(
     Column("applicant", JSON, nullable=False),
     Column("materials", JSON, nullable=False),
     Column("missing", JSON, nullable=False),
-    Column("received_at", DateTime(timezone=True), nullable=False),
-    Column("accepted_at", DateTime(timezone=True)),
+    Column("received_at", UtcDateTime(), nullable=False),
+    Column("accepted_at", UtcDateTime()),
     Column("promised_due_date", String(10)),
     Column("document_no", String(60), nullable=False),  # 受理凭证 or 一次性告知书 number
     Column("clerk", JSON, nullable=False),  # 首问负责: the first clerk

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from sqlalchemy import JSON, Boolean, Column, DateTime, Integer, String, Table, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, Column, Integer, String, Table, Text, UniqueConstraint
 
-from services.common.db import new_metadata
+from services.common.db import UtcDateTime, new_metadata
 from services.common.messaging import MessagingTables
 
 metadata = new_metadata()
@@ -21,7 +21,7 @@ item_version = Table(
     Column("process", JSON, nullable=False),  # list of ProcessStep as published
     Column("publish_results", Boolean, nullable=False),  # 办件结果公示
     Column("definition", JSON, nullable=False),  # the whole ItemVersionPublished payload
-    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", UtcDateTime(), nullable=False),
 )
 
 approval_case = Table(
@@ -40,9 +40,9 @@ approval_case = Table(
     Column("process_source", String(16), nullable=False),  # catalogue / default
     Column("decision", String(8)),
     Column("reasons", Text, nullable=False, default=""),
-    Column("accepted_at", DateTime(timezone=True), nullable=False),
-    Column("opened_at", DateTime(timezone=True), nullable=False),
-    Column("closed_at", DateTime(timezone=True)),
+    Column("accepted_at", UtcDateTime(), nullable=False),
+    Column("opened_at", UtcDateTime(), nullable=False),
+    Column("closed_at", UtcDateTime()),
 )
 
 approval_task = Table(
@@ -62,8 +62,8 @@ approval_task = Table(
     Column("assignee_name", String(100)),
     Column("opinion", Text),
     Column("outcome", String(8)),  # pass / approve / deny
-    Column("created_at", DateTime(timezone=True), nullable=False),
-    Column("completed_at", DateTime(timezone=True)),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("completed_at", UtcDateTime()),
     # One task per step of a case: a second CaseAccepted or a retried completion cannot open a duplicate.
     UniqueConstraint("case_no", "seq", name="uq_approval_task_case_no_seq"),
 )

@@ -13,13 +13,14 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     Column,
-    DateTime,
     Integer,
     LargeBinary,
     MetaData,
     String,
     Table,
 )
+
+from services.common.db import UtcDateTime
 
 
 @dataclass(frozen=True)
@@ -46,8 +47,8 @@ def _outbox(metadata: MetaData) -> Table:
         Column("headers", JSON, nullable=False),
         Column("payload", LargeBinary, nullable=False),
         Column("traceparent", String(100)),
-        Column("created_at", DateTime(timezone=True), nullable=False),
-        Column("published_at", DateTime(timezone=True), index=True),
+        Column("created_at", UtcDateTime(), nullable=False),
+        Column("published_at", UtcDateTime(), index=True),
     )
 
 
@@ -58,7 +59,7 @@ def _inbox(metadata: MetaData) -> Table:
         Column("consumer", String(100), primary_key=True),
         Column("event_id", String(64), primary_key=True),
         Column("event_type", String(200), nullable=False),
-        Column("applied_at", DateTime(timezone=True), nullable=False),
+        Column("applied_at", UtcDateTime(), nullable=False),
     )
 
 
@@ -76,7 +77,7 @@ def _parked(metadata: MetaData) -> Table:
         Column("key", String(200)),
         Column("headers", JSON, nullable=False),
         Column("payload", LargeBinary, nullable=False),
-        Column("parked_at", DateTime(timezone=True), nullable=False),
+        Column("parked_at", UtcDateTime(), nullable=False),
     )
 
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from sqlalchemy import JSON, Column, DateTime, Index, Integer, String, Table, Text
+from sqlalchemy import JSON, Column, Index, Integer, String, Table, Text
 
-from services.common.db import new_metadata
+from services.common.db import UtcDateTime, new_metadata
 from services.common.messaging import MessagingTables
 
 metadata = new_metadata()
@@ -23,10 +23,10 @@ item_version = Table(
     Column("region_scope", String(12), nullable=False),
     Column("name", String(200), nullable=False),
     Column("definition", JSON, nullable=False),  # ItemDefinition as JSON
-    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
     Column("created_by", String(100), nullable=False),
-    Column("published_at", DateTime(timezone=True)),
-    Column("retired_at", DateTime(timezone=True)),
+    Column("published_at", UtcDateTime()),
+    Column("retired_at", UtcDateTime()),
     Column("retire_reason", Text, nullable=False, default=""),
     Index("ix_item_version_status_scope", "status", "region_scope"),
 )
@@ -43,12 +43,12 @@ case_summary = Table(
     Column("applicant_name_masked", String(100), nullable=False),
     Column("applicant_id_masked", String(40), nullable=False),
     Column("applicant_phone_masked", String(20), nullable=False, default=""),
-    Column("accepted_at", DateTime(timezone=True)),
+    Column("accepted_at", UtcDateTime()),
     Column("decision", String(16)),  # approve / deny
-    Column("decided_at", DateTime(timezone=True)),
-    Column("completed_at", DateTime(timezone=True)),
+    Column("decided_at", UtcDateTime()),
+    Column("completed_at", UtcDateTime()),
     Column("status", String(16), nullable=False),  # accepted / decided / completed / withdrawn
-    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", UtcDateTime(), nullable=False),
 )
 
 # 办件结果公示: one row per published result; a withdrawal deletes it.
@@ -63,6 +63,6 @@ public_result = Table(
     Column("applicant_id_masked", String(40), nullable=False),
     Column("result", String(16), nullable=False),  # approve / deny / done
     Column("result_summary", Text, nullable=False, default=""),
-    Column("completed_at", DateTime(timezone=True), nullable=False, index=True),
-    Column("published_at", DateTime(timezone=True), nullable=False),
+    Column("completed_at", UtcDateTime(), nullable=False, index=True),
+    Column("published_at", UtcDateTime(), nullable=False),
 )

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from sqlalchemy import JSON, Boolean, Column, DateTime, Float, Integer, String, Table
+from sqlalchemy import JSON, Boolean, Column, Float, Integer, String, Table
 
-from services.common.db import new_metadata
+from services.common.db import UtcDateTime, new_metadata
 from services.common.messaging import MessagingTables
 
 metadata = new_metadata()
@@ -23,22 +23,22 @@ case_clock = Table(
     Column("region_code", String(12), nullable=False, index=True),
     Column("department", String(200), nullable=False),
     Column("state", String(16), nullable=False, index=True),  # running / paused / closed
-    Column("started_at", DateTime(timezone=True), nullable=False),
+    Column("started_at", UtcDateTime(), nullable=False),
     Column("promised_limit", JSON, nullable=False),  # TimeLimit of the pinned item version
     Column("legal_limit", JSON, nullable=False),
-    Column("promised_due_at", DateTime(timezone=True), nullable=False, index=True),
+    Column("promised_due_at", UtcDateTime(), nullable=False, index=True),
     Column("promised_due_provisional", Boolean, nullable=False),
-    Column("legal_due_at", DateTime(timezone=True), nullable=False, index=True),
+    Column("legal_due_at", UtcDateTime(), nullable=False, index=True),
     Column("legal_due_provisional", Boolean, nullable=False),
     Column("current_step_code", String(64)),
     Column("current_step_name", String(200)),
-    Column("current_step_started_at", DateTime(timezone=True)),
+    Column("current_step_started_at", UtcDateTime()),
     Column("open_suspensions", JSON, nullable=False),  # suspension ids not yet resumed
     Column("verdict", String(20)),
     Column("used_working_days", Integer),
     Column("speed_up_ratio", Float),
-    Column("closed_at", DateTime(timezone=True)),
-    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("closed_at", UtcDateTime()),
+    Column("updated_at", UtcDateTime(), nullable=False),
 )
 
 # Every case event seen, whether or not its clock exists yet: events of a case whose CaseAccepted has
@@ -50,7 +50,7 @@ case_event_log = Table(
     Column("event_id", String(64), nullable=False, unique=True),
     Column("case_no", String(50), nullable=False, index=True),
     Column("event_type", String(200), nullable=False),
-    Column("occurred_at", DateTime(timezone=True), nullable=False),  # as the source says
-    Column("recorded_at", DateTime(timezone=True), nullable=False),  # CloudEvents time
+    Column("occurred_at", UtcDateTime(), nullable=False),  # as the source says
+    Column("recorded_at", UtcDateTime(), nullable=False),  # CloudEvents time
     Column("payload", JSON, nullable=False),  # the event's data, applicant's personal data removed
 )
