@@ -151,17 +151,19 @@ class KafkaBroker:
                 self._java("kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(config)),
                 check=True, capture_output=True,
             )
+        log = self.data_dir / "server.log"
+        # The log is appended to across restarts: only what this start writes counts.
+        offset = log.stat().st_size if log.exists() else 0
         out = open(self.data_dir / "stdout.log", "ab")  # noqa: SIM115 - owned by the child
         self.process = subprocess.Popen(
             self._java("kafka.Kafka", str(config), heap=self.heap),
             stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
         )
         deadline = time.monotonic() + timeout
-        log = self.data_dir / "server.log"
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError(f"Kafka broker exited with {self.process.returncode}; see {log}")
-            if log.exists() and "Kafka Server started" in log.read_text(errors="replace"):
+            if log.exists() and b"Kafka Server started" in log.read_bytes()[offset:]:
                 return
             time.sleep(0.2)
         self.stop()
