@@ -10,6 +10,7 @@ moves on. A well-formed event of a type this build does not know is parked in th
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -86,19 +87,25 @@ class EventConsumer:
         await self.consumer.stop()
 
     async def run(self) -> None:
+        """Never returns while the service lives: a failed batch is rewound and read again."""
         while True:
-            batch = await self.consumer.getmany(timeout_ms=500, max_records=self.max_records)
+            try:
+                batch = await self.consumer.getmany(timeout_ms=500, max_records=self.max_records)
+            except Exception:
+                log.exception("%s: fetching failed, retrying", self.name)
+                await asyncio.sleep(1.0)
+                continue
             if not batch:
                 continue
             try:
                 await self._process(batch)
-            except asyncio.CancelledError:
-                raise
             except Exception:
-                # Nothing was committed: rewind so the same batch is read again after a pause.
+                # Offsets were not committed: rewind so the same batch is read again after a pause. A
+                # partition revoked meanwhile cannot be rewound; its new owner starts from the committed offset.
                 log.exception("%s: batch failed, will retry", self.name)
                 for tp, records in batch.items():
-                    self.consumer.seek(tp, records[0].offset)
+                    with contextlib.suppress(Exception):
+                        self.consumer.seek(tp, records[0].offset)
                 await asyncio.sleep(1.0)
 
     async def _process(self, batch: dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]]) -> None:
