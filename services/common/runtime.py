@@ -21,7 +21,7 @@ from sqlalchemy import Engine, text
 from sqlalchemy.orm import sessionmaker
 
 from services.common.contracts.topics import Topic
-from services.common.db import make_engine, make_session_factory, upgrade_database
+from services.common.db import make_engine, make_read_session_factory, make_session_factory, upgrade_database
 from services.common.messaging.consumer import EventConsumer, HandlerMap
 from services.common.messaging.outbox import Outbox
 from services.common.messaging.relay import OutboxRelay, new_producer
@@ -63,7 +63,8 @@ class Runtime:
     spec: ServiceSpec
     settings: PlatformSettings
     engine: Engine
-    session_factory: sessionmaker[Any]
+    session_factory: sessionmaker[Any]  # units of work that write
+    read_session: sessionmaker[Any]  # queries only
     outbox: Outbox
     calendar: WorkingDayCalendar
     producer: AIOKafkaProducer | None = None
@@ -78,7 +79,8 @@ def _build_runtime(spec: ServiceSpec) -> Runtime:
     engine = make_engine(spec.database_url)
     session_factory = make_session_factory(engine)
     outbox = Outbox(spec.tables, source=f"/zwfw/{spec.name}", topic_prefix=spec.settings.zwfw_topic_prefix)
-    return Runtime(spec=spec, settings=spec.settings, engine=engine, session_factory=session_factory, outbox=outbox,
+    return Runtime(spec=spec, settings=spec.settings, engine=engine, session_factory=session_factory,
+                   read_session=make_read_session_factory(engine), outbox=outbox,
                    calendar=WorkingDayCalendar())
 
 
@@ -129,8 +131,10 @@ def create_service_app(spec: ServiceSpec) -> FastAPI:
             assert runtime.producer is not None
             inner = [asyncio.create_task(c.run(), name=f"consume:{c.name}") for c in runtime.consumers]
             if spec.settings.zwfw_outbox_relay_enabled:
-                runtime.relay = OutboxRelay(runtime.session_factory, spec.tables, runtime.producer,
-                                            sweep_seconds=spec.settings.zwfw_outbox_sweep_seconds)
+                runtime.relay = OutboxRelay(
+                    runtime.session_factory, runtime.read_session, spec.tables, runtime.producer,
+                    sweep_seconds=spec.settings.zwfw_outbox_sweep_seconds,
+                )
                 runtime.outbox.on_commit(runtime.session_factory, runtime.relay.notify)
                 inner.append(asyncio.create_task(runtime.relay.run(), name="outbox-relay"))
             await asyncio.gather(*inner)

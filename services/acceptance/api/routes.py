@@ -55,7 +55,7 @@ async def submit(body: ApplicationIn, principal: CurrentPrincipal, runtime: Runt
 @router.get("/{case_no}", response_model=ApplicationOut, summary="One case as acceptance recorded it")
 async def get_one(case_no: str, principal: CurrentPrincipal, runtime: RuntimeDep) -> ApplicationOut:
     def read() -> dict[str, Any]:
-        with runtime.session_factory() as session:
+        with runtime.read_session() as session:
             return handlers.get_case(session, principal, case_no)
 
     row = await asyncio.to_thread(read)

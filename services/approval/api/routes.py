@@ -34,7 +34,7 @@ async def list_tasks(
     require_role(principal, *_READERS)
 
     def read() -> list[dict[str, Any]]:
-        with runtime.session_factory() as session:
+        with runtime.read_session() as session:
             return handlers.list_tasks(session, principal, case_no, status, limit)
 
     return TaskListOut.model_validate({"items": await asyncio.to_thread(read)})
@@ -45,7 +45,7 @@ async def get_case(case_no: CaseNo, principal: CurrentPrincipal, runtime: Runtim
     require_role(principal, *_READERS)
 
     def read() -> dict[str, Any]:
-        with runtime.session_factory() as session:
+        with runtime.read_session() as session:
             return handlers.get_case(session, principal, case_no)
 
     return CaseOut.model_validate(await asyncio.to_thread(read))

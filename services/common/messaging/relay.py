@@ -39,12 +39,14 @@ class OutboxRelay:
     def __init__(
         self,
         session_factory: sessionmaker[Any],
+        read_session: sessionmaker[Any],
         tables: MessagingTables,
         producer: AIOKafkaProducer,
         sweep_seconds: float = 1.0,
         batch_size: int = 500,
     ) -> None:
         self.session_factory = session_factory
+        self.read_session = read_session
         self.tables = tables
         self.producer = producer
         self.sweep_seconds = sweep_seconds
@@ -108,7 +110,7 @@ class OutboxRelay:
 
     def _fetch_pending(self) -> list[Any]:
         outbox = self.tables.outbox
-        with self.session_factory() as session:
+        with self.read_session() as session:
             return list(
                 session.execute(
                     select(outbox).where(outbox.c.published_at.is_(None)).order_by(outbox.c.id).limit(self.batch_size)
@@ -124,5 +126,5 @@ class OutboxRelay:
         from sqlalchemy import func
 
         outbox = self.tables.outbox
-        with self.session_factory() as session:
+        with self.read_session() as session:
             return int(session.execute(select(func.count()).where(outbox.c.published_at.is_(None))).scalar_one())

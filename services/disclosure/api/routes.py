@@ -36,7 +36,7 @@ async def _write(runtime: Runtime, work: Any) -> Any:
 
 async def _read(runtime: Runtime, work: Any) -> Any:
     def query() -> Any:
-        with runtime.session_factory() as session:
+        with runtime.read_session() as session:
             return work(session)
 
     return await asyncio.to_thread(query)

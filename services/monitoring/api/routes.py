@@ -37,7 +37,7 @@ async def get_case(
     now = datetime.now(UTC)
 
     def read() -> dict[str, Any]:
-        with runtime.session_factory() as session:
+        with runtime.read_session() as session:
             return handlers.get_case_clock(session, principal, case_no, now, runtime.calendar, policy)
 
     return ClockOut.model_validate(await asyncio.to_thread(read))
@@ -53,7 +53,7 @@ async def list_cases(
                                   limit=query.limit)
 
     def read() -> list[dict[str, Any]]:
-        with runtime.session_factory() as session:
+        with runtime.read_session() as session:
             return handlers.list_case_clocks(session, principal, wanted, now, runtime.calendar, policy)
 
     items = [ClockSummary.model_validate(v) for v in await asyncio.to_thread(read)]

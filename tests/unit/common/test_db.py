@@ -5,10 +5,16 @@ from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Column, Engine, Integer, Table, insert, select
+from sqlalchemy import Column, Engine, Integer, Table, insert, select, text
 from sqlalchemy.exc import StatementError
 
-from services.common.db import UtcDateTime, make_engine, new_metadata
+from services.common.db import (
+    UtcDateTime,
+    make_engine,
+    make_read_session_factory,
+    make_session_factory,
+    new_metadata,
+)
 
 metadata = new_metadata()
 stamp = Table("stamp", metadata, Column("id", Integer, primary_key=True), Column("at", UtcDateTime()))
@@ -51,3 +57,17 @@ def test_a_naive_datetime_is_refused(engine: Engine) -> None:
     with engine.begin() as conn, pytest.raises(StatementError) as caught:
         conn.execute(insert(stamp).values(id=1, at=datetime(2025, 9, 30, 9, 30)))
     assert isinstance(caught.value.orig, ValueError)
+
+
+def test_readers_do_not_take_the_write_lock(tmp_path: Path) -> None:
+    """A read-only session runs beside a writer that holds the lock; a writing session would wait."""
+    engine = make_engine(f"sqlite:///{tmp_path}/lock.db")
+    with engine.begin() as conn:
+        conn.exec_driver_sql("CREATE TABLE t (x INTEGER)")
+    writer = make_session_factory(engine)
+    reader = make_read_session_factory(engine)
+    with writer.begin() as session:
+        session.execute(text("INSERT INTO t VALUES (1)"))
+        with reader() as other:  # would block for busy_timeout if it began IMMEDIATE
+            assert other.execute(text("SELECT count(*) FROM t")).scalar_one() == 0
+    engine.dispose()
