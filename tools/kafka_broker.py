@@ -7,6 +7,7 @@ site or Docker engine is needed; see docs/decisions.md.
 from __future__ import annotations
 
 import os
+import random
 import shutil
 import signal
 import socket
@@ -43,10 +44,35 @@ class JavaMissing(RuntimeError):
     pass
 
 
+_handed_out: set[int] = set()
+
+
+def _ephemeral_low() -> int:
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    """A port below the kernel's ephemeral range, free now and not handed out before by this process.
+
+    Asking the kernel for port 0 returns an ephemeral port, which an outgoing connection (Kafka clients
+    make many) can take between our choosing it and the server binding it.
+    """
+    low = min(_ephemeral_low(), 32768)
+    for _ in range(1000):
+        port = random.randint(20000, low - 1)
+        if port in _handed_out:
+            continue
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _handed_out.add(port)
+        return port
+    raise RuntimeError("no free port found below the ephemeral range")
 
 
 def check_java() -> None:
