@@ -41,6 +41,25 @@ def setup_telemetry(service_name: str) -> None:
         provider.add_span_processor(BatchSpanProcessor(exporter_cls()))
     trace.set_tracer_provider(provider)
     _instrument_libraries()
+    _trace_ids_in_logs()
+
+
+def _trace_ids_in_logs() -> None:
+    """Every log record carries the current trace id, so a log line leads to its trace and back."""
+    previous = logging.getLogRecordFactory()
+
+    def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        record = previous(*args, **kwargs)
+        ctx = trace.get_current_span().get_span_context()
+        record.trace_id = format(ctx.trace_id, "032x") if ctx.is_valid else "-"
+        return record
+
+    logging.setLogRecordFactory(factory)
+    logging.basicConfig(
+        level=os.environ.get("ZWFW_LOG_LEVEL", "INFO"),
+        format="%(asctime)s %(levelname)s %(name)s trace=%(trace_id)s %(message)s",
+    )
+    logging.getLogger("aiokafka").setLevel(logging.WARNING)  # its INFO is per-connection chatter
 
 
 def _exporter_names() -> list[str]:
