@@ -114,8 +114,8 @@ def submit_application(
         raise Problem(422, "unknown-materials", f"以下材料不在该事项的材料清单中：{'、'.join(unknown)}",
                       unknown_materials=unknown)
 
-    local_day = now.astimezone(SHANGHAI).date().isoformat()
-    case_no = _next_case_no(session, command.region_code, local_day)
+    # The sequence restarts each local (Asia/Shanghai) day; stored as YYYYMMDD, as in the number itself.
+    case_no = _next_case_no(session, command.region_code, now.astimezone(SHANGHAI).strftime("%Y%m%d"))
     clerk = Actor(user_id=principal.subject, name=principal.name, role=principal.role.value,
                   department=principal.department)
     specs = {m.code: m for m in item.materials}

@@ -47,6 +47,10 @@ from services.monitoring.domain.clock import (
 _PERSONAL_FIELDS = ("applicant",)
 
 
+# The events that move a clock; none carries personal data, so their logged copies replay whole.
+_CLOCK_EVENTS = (StepStarted, StepCompleted, CaseSuspended, CaseResumed, CaseCompleted, CaseWithdrawn)
+
+
 def case_event_types() -> list[str]:
     """Every case event type this build knows: all are logged, a few also move the clock."""
     return sorted(t for t, model in REGISTRY.items() if model.topic is Topic.case)
@@ -104,7 +108,8 @@ def _open_clock(session: Session, outbox: Outbox, calendar: WorkingDayCalendar, 
     closings: list[Closing] = []
     for row in session.execute(
         select(case_event_log.c.event_type, case_event_log.c.payload)
-        .where(case_event_log.c.case_no == event.case_no, case_event_log.c.event_type != CaseAccepted.event_type)
+        .where(case_event_log.c.case_no == event.case_no,
+               case_event_log.c.event_type.in_([m.event_type for m in _CLOCK_EVENTS]))
         .order_by(case_event_log.c.id)
     ):
         model = REGISTRY.get(row.event_type)

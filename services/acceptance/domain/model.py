@@ -55,6 +55,6 @@ def unknown_materials(required: list[MaterialSpec], submitted: list[SubmittedMat
     return [m.code for m in submitted if m.code not in known]
 
 
-def case_number(region_code: str, local_date: str, sequence: int) -> str:
-    """办件编号: region + date + sequence, grouped so it can be read over the phone (320102-20261125-00042)."""
-    return f"{region_code}-{local_date.replace('-', '')}-{sequence:05d}"
+def case_number(region_code: str, day: str, sequence: int) -> str:
+    """办件编号: region + date (YYYYMMDD) + sequence, grouped to be read over the phone (320102-20261125-00042)."""
+    return f"{region_code}-{day}-{sequence:05d}"

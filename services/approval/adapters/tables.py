@@ -51,9 +51,9 @@ approval_task = Table(
     Column("task_id", String(36), primary_key=True),
     Column("case_no", String(50), nullable=False, index=True),
     Column("seq", Integer, nullable=False),  # position of the step in the case's process
-    Column("step_code", String(32), nullable=False),
+    Column("step_code", String(64), nullable=False),
     Column("step_name", String(100), nullable=False),
-    Column("role", String(32), nullable=False),
+    Column("role", String(64), nullable=False),
     Column("department", String(100), nullable=False),
     Column("region_code", String(12), nullable=False, index=True),  # copied from the case for scoped lists
     Column("status", String(16), nullable=False, index=True),  # open / done / cancelled

@@ -30,4 +30,6 @@ def parse_payload(envelope: Envelope) -> EventPayload:
     try:
         return model.model_validate(envelope.data)
     except ValidationError as exc:
-        raise MalformedEvent(f"{envelope.type} does not match its contract: {exc.errors(include_url=False)}") from exc
+        # Without the input values: payloads carry personal data, and this text reaches logs and dead letters.
+        errors = exc.errors(include_url=False, include_input=False)
+        raise MalformedEvent(f"{envelope.type} does not match its contract: {errors}") from exc

@@ -20,7 +20,7 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from opentelemetry.trace import SpanKind, Status, StatusCode
 from sqlalchemy import insert, select
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from services.common.contracts.envelope import Envelope, MalformedEvent, UnknownEventType
@@ -166,8 +166,10 @@ class EventConsumer:
                 self.handlers[item.envelope.type](session, item.envelope, item.payload)
                 savepoint.commit()
                 return True
-            except DBAPIError:
-                raise  # the database is the problem, not the event: retry the whole batch
+            except (OperationalError, InterfaceError):
+                # The database is unavailable or locked, not the event at fault: retry the whole batch.
+                # Integrity or data errors would fail the same way forever, so they dead-letter below.
+                raise
             except Exception as exc:
                 savepoint.rollback()
                 span.set_status(Status(StatusCode.ERROR, str(exc)))

@@ -42,4 +42,4 @@ def test_every_missing_material_is_listed_at_once() -> None:
 
 
 def test_case_number_is_readable() -> None:
-    assert case_number("320102", "2026-11-25", 42) == "320102-20261125-00042"
+    assert case_number("320102", "20261125", 42) == "320102-20261125-00042"
