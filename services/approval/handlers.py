@@ -108,11 +108,13 @@ def case_accepted(
     # The inbox drops a redelivered event id, but a re-sent CaseAccepted carries a new id.
     if session.execute(select(approval_case.c.case_no).where(approval_case.c.case_no == event.case_no)).first():
         return
-    pinned = session.execute(
-        select(item_version.c.process)
-        .where(item_version.c.item_code == event.item_code, item_version.c.version == event.item_version)
-    ).first()
-    published = [ProcessStep.model_validate(s) for s in pinned.process] if pinned is not None else []
+    published = list(event.process)  # pinned by acceptance on the event itself
+    if not published:  # an older producer: the replica of the pinned version, if it has arrived
+        pinned = session.execute(
+            select(item_version.c.process)
+            .where(item_version.c.item_code == event.item_code, item_version.c.version == event.item_version)
+        ).first()
+        published = [ProcessStep.model_validate(s) for s in pinned.process] if pinned is not None else []
     steps = flow.process_of(Step(code=s.code, name=s.name, role=s.role, limit=s.limit) for s in published)
     case = dict(
         case_no=event.case_no, item_code=event.item_code, item_version=event.item_version,
@@ -239,6 +241,7 @@ def complete_task(
             occurred_at=now, case_no=case.case_no, item_code=case.item_code, item_name=case.item_name,
             region_code=case.region_code, result=decision.value,
             result_summary=flow.result_summary(decision, case.item_name),
+            item_version=case.item_version,
             publish_result=_publish_result(session, case.item_code, case.item_version),
         ))
         case_values.update(status=final_status.value, decision=decision.value, reasons=reasons, closed_at=now)
@@ -255,12 +258,12 @@ def complete_task(
 
 
 def _publish_result(session: Session, item_code: str, version: int) -> bool:
-    """办件结果公示 as the pinned version says; unknown version: publish (the default of the catalogue)."""
+    """办件结果公示 as the pinned version says; unknown version: not published (disclosure decides anyway)."""
     flag = session.execute(
         select(item_version.c.publish_results)
         .where(item_version.c.item_code == item_code, item_version.c.version == version)
     ).scalar_one_or_none()
-    return True if flag is None else bool(flag)
+    return bool(flag)
 
 
 # ---- queries ---------------------------------------------------------------------------------------

@@ -238,7 +238,9 @@ def case_completed(session: Session, envelope: Envelope, event: CaseCompleted) -
     if not withdrawn:
         values["status"] = SummaryStatus.completed.value
     _upsert_summary(session, event.case_no, envelope.recorded_at, **values)
-    if not should_publish(event.publish_result, withdrawn):
+    # Disclosure owns the catalogue: the item version's own flag decides, the event's only for items it lacks.
+    item_allows = _item_publishes_results(session, event.item_code, event.item_version)
+    if not should_publish(event.publish_result if item_allows is None else item_allows, withdrawn):
         return
     summary = _summary(session, event.case_no)
     result = event.result or summary.decision or "done"
@@ -253,6 +255,15 @@ def case_completed(session: Session, envelope: Envelope, event: CaseCompleted) -
         session.execute(insert(public_result).values(case_no=event.case_no, **fields))
     else:
         session.execute(update(public_result).where(public_result.c.case_no == event.case_no).values(**fields))
+
+
+def _item_publishes_results(session: Session, item_code: str, version: int | None) -> bool | None:
+    """The 办件结果公示 flag of the version the case was pinned to (or the newest, if the event lacks it)."""
+    stmt = select(item_version.c.definition).where(item_version.c.item_code == item_code)
+    stmt = stmt.where(item_version.c.version == version) if version is not None else stmt.where(
+        item_version.c.status != VersionStatus.draft.value).order_by(item_version.c.version.desc()).limit(1)
+    row = session.execute(stmt).first()
+    return None if row is None else bool(row.definition.get("publish_results", False))
 
 
 def case_withdrawn(session: Session, envelope: Envelope, event: CaseWithdrawn) -> None:

@@ -12,6 +12,7 @@ from typing import ClassVar
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
+from services.common.contracts.catalogue import ProcessStep
 from services.common.contracts.payloads import Actor, Applicant, EventPayload, TimeLimit
 from services.common.contracts.topics import Topic
 
@@ -51,7 +52,8 @@ class ReceivedMaterial(BaseModel):
 
 
 class CaseAccepted(_CaseEvent):
-    """受理: carries the limits of the item version the case is pinned to, so no consumer has to look them up."""
+    """受理: carries what the case is pinned to from its item version (limits, process, publication),
+    so no consumer depends on having seen that version on the catalogue topic first."""
 
     event_type: ClassVar[str] = "zwfw.case.accepted.v1"
     item_code: str
@@ -74,6 +76,8 @@ class CaseAccepted(_CaseEvent):
     deferred_materials: list[str] = Field(default_factory=list, description="容缺 materials promised later")
     deferred_due_date: str | None = None
     imported: bool = False  # pushed by the provincial platform with its own times
+    process: list[ProcessStep] = Field(default_factory=list, description="the pinned version's steps")
+    publish_results: bool = False  # 办件结果公示 as the pinned version says
 
 
 class MissingMaterial(BaseModel):
@@ -239,11 +243,12 @@ class CaseCompleted(_CaseEvent):
 
     event_type: ClassVar[str] = "zwfw.case.completed.v1"
     item_code: str
+    item_version: int | None = None
     item_name: str
     region_code: str
     result: str = Field(description="approve / deny / done (即办) ")
     result_summary: str = ""
-    publish_result: bool = True
+    publish_result: bool = False  # never publish by default: only what the item says (domain.md §5)
 
 
 class CaseWithdrawn(_CaseEvent):
