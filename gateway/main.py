@@ -11,6 +11,7 @@ import aiohttp
 from fastapi import FastAPI, Request
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse, Response
+from opentelemetry import trace
 
 from gateway.auth import PUBLIC, principal_from_authorization
 from gateway.config import GatewaySettings
@@ -23,6 +24,7 @@ from services.common.settings import PlatformSettings
 from services.common.telemetry import instrument_app, setup_telemetry, shutdown_telemetry
 
 REQUEST_ID = "X-Request-Id"
+TRACE_ID = "X-Trace-Id"
 
 
 def create_app() -> FastAPI:
@@ -55,6 +57,9 @@ def create_app() -> FastAPI:
         request.state.request_id = rid
         response: Response = await call_next(request)
         response.headers[REQUEST_ID] = rid
+        span = trace.get_current_span().get_span_context()
+        if span.is_valid:  # lets support staff find the whole journey of a request in the trace viewer
+            response.headers[TRACE_ID] = format(span.trace_id, "032x")
         return response
 
     @app.get("/healthz", include_in_schema=False)
@@ -79,8 +84,10 @@ def create_app() -> FastAPI:
             if request.method not in route.public_methods:
                 raise Problem(401, "unauthenticated", "请先登录：缺少 Bearer 令牌")
             principal = PUBLIC
-        length = int(request.headers.get("content-length") or 0)
-        if length > settings.max_body_bytes:
+        declared = request.headers.get("content-length") or "0"
+        if not declared.isdigit():
+            raise Problem(400, "bad-content-length", "Content-Length 头不是有效的数字")
+        if int(declared) > settings.max_body_bytes:
             raise Problem(413, "body-too-large", f"请求体超过 {settings.max_body_bytes} 字节")
         body = await request.body()
         if len(body) > settings.max_body_bytes:

@@ -46,7 +46,8 @@ class Principal(BaseModel):
     name: str = ""
     role: Role
     department: str = ""
-    region_code: str = Field(default="", description="12-digit statistical region code; '' = whole province")
+    # Required, so an identity path that forgets the region cannot fall through to the whole province.
+    region_code: str = Field(description="12-digit statistical region code; '' = the whole province")
 
     def region_scope(self) -> str:
         """The code prefix this principal may see: trailing zero groups of the 12-digit code dropped."""

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import signal
+import sqlite3
 import time
 import uuid
 from typing import Any
 
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient
 
 from tests.e2e.conftest import Gateway, eventually, read_sqlite
 from tests.e2e.test_first_flow import COMPLETE, open_task, publish_item, run_case_to_completion, submit_when_replicated
@@ -77,12 +79,68 @@ def test_sigkill_between_commit_and_publish_delivers_exactly_once(platform: Plat
 
     platform.start_process("acceptance")
     open_task(gateway, case_no, "review")
-    time.sleep(2)  # time enough for a duplicate to show if there were one
-    assert len(approval_tasks(gateway, case_no)) == 1
-    records = [r for r in read_topic(platform.bootstrap_servers, f"{platform.topic_prefix}zwfw.case")
-               if r.key == case_no.encode() and header(r, "ce_type") == b"zwfw.case.accepted.v1"]
+    records = accepted_records(platform, case_no)
     assert len(records) == 1
+    wait_consumed_past(platform, records[0])
+    assert len(approval_tasks(gateway, case_no)) == 1
+    assert monitoring_events(gateway, case_no, "zwfw.case.accepted.v1") == 1
     assert read_sqlite(db, f"select count(*) from outbox where key = '{case_no}' and published_at is null") == [(0,)]
+
+
+def committed_offsets(bootstrap: str, group: str) -> dict[tuple[str, int], int]:
+    async def read() -> dict[tuple[str, int], int]:
+        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+        await admin.start()
+        try:
+            offsets = await admin.list_consumer_group_offsets(group)
+            return {(tp.topic, tp.partition): meta.offset for tp, meta in offsets.items()}
+        finally:
+            await admin.close()
+
+    return asyncio.run(read())
+
+
+def wait_consumed_past(platform: Platform, record: Any) -> None:
+    """Until every case consumer group has committed beyond `record`: it was read and its batch applied."""
+    for service in ("approval", "monitoring", "disclosure"):
+        group = f"{platform.topic_prefix}{service}.case"
+
+        def past(group: str = group) -> bool:
+            return committed_offsets(platform.bootstrap_servers, group).get(
+                (record.topic, record.partition), -1) > record.offset
+
+        eventually(past)
+
+
+def monitoring_events(gateway: Gateway, case_no: str, event_type: str) -> int:
+    r = gateway.call("GET", f"/api/v1/monitoring/cases/{case_no}", "supervisor")
+    assert r.status_code == 200, r.text
+    return sum(1 for e in r.json()["events"] if e["event_type"] == event_type)
+
+
+def accepted_records(platform: Platform, case_no: str) -> list[Any]:
+    return [r for r in read_topic(platform.bootstrap_servers, f"{platform.topic_prefix}zwfw.case")
+            if r.key == case_no.encode() and header(r, "ce_type") == b"zwfw.case.accepted.v1"]
+
+
+def test_sigkill_after_the_broker_acknowledged_but_before_marked_sent(platform: Platform, gateway: Gateway) -> None:
+    """The relay publishes again what it had not marked sent; every consumer applies it once."""
+    code = f"ACK{uuid.uuid4().hex[:8]}"
+    publish_item(gateway, code)
+    case_no = submit_when_replicated(gateway, code, COMPLETE)["case_no"]
+    open_task(gateway, case_no, "review")
+    platform.kill("acceptance", signal.SIGKILL)
+    db = platform.data_dir / "acceptance.db"
+    # The state a crash between the acknowledgement and the mark leaves behind.
+    with sqlite3.connect(db) as conn:
+        conn.execute("update outbox set published_at = null where key = ?", (case_no,))
+    platform.start_process("acceptance")
+
+    copies = eventually(lambda: (lambda rs: rs if len(rs) == 2 else None)(accepted_records(platform, case_no)))
+    assert header(copies[0], "ce_id") == header(copies[1], "ce_id")  # the same event, delivered twice
+    wait_consumed_past(platform, copies[1])
+    assert len(approval_tasks(gateway, case_no)) == 1
+    assert monitoring_events(gateway, case_no, "zwfw.case.accepted.v1") == 1
 
 
 def test_a_redelivered_event_is_applied_once(platform: Platform, gateway: Gateway) -> None:
@@ -90,12 +148,13 @@ def test_a_redelivered_event_is_applied_once(platform: Platform, gateway: Gatewa
     publish_item(gateway, code)
     case_no = submit_when_replicated(gateway, code, COMPLETE)["case_no"]
     open_task(gateway, case_no, "review")
+    original = accepted_records(platform, case_no)[0]
     topic = f"{platform.topic_prefix}zwfw.case"
-    original = next(r for r in read_topic(platform.bootstrap_servers, topic)
-                    if r.key == case_no.encode() and header(r, "ce_type") == b"zwfw.case.accepted.v1")
     produce(platform.bootstrap_servers, topic, original.key, original.value, list(original.headers))
-    time.sleep(3)
+    copies = eventually(lambda: (lambda rs: rs if len(rs) == 2 else None)(accepted_records(platform, case_no)))
+    wait_consumed_past(platform, copies[1])
     assert len(approval_tasks(gateway, case_no)) == 1
+    assert monitoring_events(gateway, case_no, "zwfw.case.accepted.v1") == 1
 
 
 def test_malformed_events_go_to_the_dead_letter_topic_and_consumers_go_on(

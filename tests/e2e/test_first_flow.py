@@ -102,7 +102,10 @@ def test_one_case_through_every_service(gateway: Gateway, spans: SpanCollector) 
     assert [(m["code"], m["reason"]) for m in notice["missing"]] == [
         ("M01", "未提交"), ("M02", "复印件需1份，已交0份"), ("M03", "未提交")]
 
-    accepted = submit_when_replicated(gateway, code, COMPLETE)
+    r = gateway.call("POST", "/api/v1/applications", "county-clerk", json=application(code, COMPLETE))
+    assert r.status_code == 201, r.text
+    trace_id = r.headers["x-trace-id"]
+    accepted = r.json()
     assert accepted["outcome"] == "accepted"
     assert accepted["document_no"].startswith("SL")  # 受理凭证
     assert accepted["promised_due_date"]
@@ -148,23 +151,25 @@ def test_one_case_through_every_service(gateway: Gateway, spans: SpanCollector) 
     assert "11010519491231002X" not in str(published)
     assert published["result"] == "approve"
 
-    # One trace from the gateway through acceptance, the Kafka hop, and every consumer.
-    post_spans = [s for s in spans.spans if s["localEndpoint"]["serviceName"] == "zwfw-gateway"
-                  and s.get("tags", {}).get("http.request.method", s.get("tags", {}).get("http.method")) == "POST"
-                  and s.get("kind") == "SERVER"]
-    assert post_spans, "the gateway exported no server spans"
+    # This application's trace runs from the gateway through acceptance, the Kafka hop and every consumer.
+    wanted = {"zwfw-gateway", "zwfw-acceptance", "zwfw-approval", "zwfw-monitoring", "zwfw-disclosure"}
 
-    def one_trace() -> set[str] | None:
-        for span in spans.spans:
-            if span.get("tags", {}).get("messaging.message.id") and "process" in span["name"]:
-                trace = spans.trace(span["traceId"])
-                services = {s["localEndpoint"]["serviceName"] for s in trace}
-                wanted = {"zwfw-gateway", "zwfw-acceptance", "zwfw-approval", "zwfw-monitoring", "zwfw-disclosure"}
-                if wanted <= services and any(s["name"].endswith("publish") for s in trace):
-                    return services
-        return None
+    def one_trace() -> list[dict[str, Any]] | None:
+        trace = spans.trace(trace_id)
+        services = {s["localEndpoint"]["serviceName"] for s in trace}
+        return trace if wanted <= services else None
 
-    assert eventually(one_trace, timeout=20)
+    trace = eventually(one_trace, timeout=20)
+    names = {s["name"] for s in trace}
+    assert f"{gateway_prefix(trace)}zwfw.case publish" in names  # acceptance's relay, under the request
+    consumers = {s["localEndpoint"]["serviceName"] for s in trace if s["name"].endswith("zwfw.case process")}
+    assert {"zwfw-approval", "zwfw-monitoring", "zwfw-disclosure"} <= consumers
+
+
+def gateway_prefix(trace: list[dict[str, Any]]) -> str:
+    """The topic prefix of this test session, read off the publish span's name."""
+    publish = next(s["name"] for s in trace if s["name"].endswith("zwfw.case publish"))
+    return publish.removesuffix("zwfw.case publish")
 
 
 def test_direct_call_to_a_service_without_the_gateway_is_refused(platform: Any) -> None:

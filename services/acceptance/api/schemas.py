@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from services.acceptance.domain.identifiers import resident_id_problem, uscc_problem
 from services.common.contracts.case import Channel
+from services.common.workdays import SHANGHAI
 
 
 class ApplicantIn(BaseModel):
@@ -28,7 +29,7 @@ class ApplicantIn(BaseModel):
         if self.id_type == "resident_id":
             if self.applicant_type != "1":
                 raise ValueError("公民身份号码只适用于自然人（applicant_type=1）")
-            problem = resident_id_problem(self.id_number.upper(), datetime.now(UTC).date())
+            problem = resident_id_problem(self.id_number.upper(), datetime.now(SHANGHAI).date())
         else:
             if self.applicant_type == "1":
                 raise ValueError("自然人应提供公民身份号码（id_type=resident_id）")

@@ -7,6 +7,7 @@ duplicate codes) are checked by the domain, not here, so each refusal names its 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -42,7 +43,9 @@ class ProcessStepIn(BaseModel):
 
     code: str = Field(min_length=1, max_length=64, description="review (承办/审查), audit (审核), decide (决定) …")
     name: str = Field(min_length=1, max_length=100)
-    role: str = Field(min_length=1, max_length=64)
+    # A staff role that exists: approval gives each step's task to that role, so an unknown one would
+    # create tasks nobody can complete.
+    role: Literal["approver", "department_head", "window_clerk"] = Field(description="审批人员 / 科室负责人 / 窗口")
     limit: TimeLimitIn | None = None
     departments: list[str] = Field(default_factory=list, max_length=50, description="并联审批 departments")
 
