@@ -33,6 +33,9 @@ from services.common.workdays import WorkingDayCalendar
 
 log = logging.getLogger(__name__)
 
+# Beyond this the relay is not merely busy: readiness fails so operators look at it.
+OUTBOX_STUCK_SECONDS = 120.0
+
 
 @dataclass
 class ConsumerSpec:
@@ -191,9 +194,15 @@ def _health_router() -> APIRouter:
             checks["kafka"] = "stopped: the relay or a consumer ended"  # a bug: they are meant to run forever
         else:
             checks["kafka"] = "ok" if runtime.kafka_ready.is_set() else "connecting"
+        body: dict[str, Any] = {"checks": checks}
+        if runtime.relay is not None:
+            pending, oldest_age = await asyncio.to_thread(runtime.relay.backlog)
+            body["outbox"] = {"pending": pending, "oldest_age_seconds": round(oldest_age, 1)}
+            if oldest_age > OUTBOX_STUCK_SECONDS:
+                checks["outbox"] = f"stuck: oldest unpublished event waiting {oldest_age:.0f}s"
         ok = all(v == "ok" for v in checks.values())
-        return JSONResponse({"status": "ready" if ok else "not_ready", "checks": checks},
-                            status_code=200 if ok else 503)
+        body["status"] = "ready" if ok else "not_ready"
+        return JSONResponse(body, status_code=200 if ok else 503)
 
     return router
 

@@ -192,3 +192,14 @@ def test_gateway_answers_problems(gateway: Gateway) -> None:
     assert "x-request-id" in r.headers
     r = gateway.call("GET", "/api/v1/nowhere", "operations")
     assert r.status_code == 404
+
+
+def test_every_service_reports_readiness_with_its_outbox(platform: Any) -> None:
+    import httpx
+
+    for service in ("acceptance", "approval", "disclosure", "monitoring"):
+        r = httpx.get(platform.url(service) + "/readyz")
+        assert r.status_code == 200, r.text
+        body = r.json()
+        assert body["checks"] == {"database": "ok", "kafka": "ok"}
+        assert body["outbox"]["oldest_age_seconds"] < 120

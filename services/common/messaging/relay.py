@@ -16,7 +16,7 @@ from typing import Any
 from aiokafka import AIOKafkaProducer
 from opentelemetry import context as otel_context
 from opentelemetry.trace import SpanKind
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import sessionmaker
 
 from services.common.messaging.tables import MessagingTables
@@ -122,9 +122,16 @@ class OutboxRelay:
         with self.session_factory.begin() as session:
             session.execute(update(outbox).where(outbox.c.id.in_(ids)).values(published_at=datetime.now(UTC)))
 
-    def pending_count(self) -> int:
-        from sqlalchemy import func
+    def backlog(self) -> tuple[int, float]:
+        """Rows not yet published and the age in seconds of the oldest: a stuck relay shows here.
 
+        A row the broker refuses for good (too large, say) is never skipped, since the events after it on
+        its key must not overtake it; it stays at the head of this backlog for an operator to act on.
+        """
         outbox = self.tables.outbox
         with self.read_session() as session:
-            return int(session.execute(select(func.count()).where(outbox.c.published_at.is_(None))).scalar_one())
+            count, oldest = session.execute(
+                select(func.count(), func.min(outbox.c.created_at)).where(outbox.c.published_at.is_(None))
+            ).one()
+        age = (datetime.now(UTC) - oldest).total_seconds() if oldest is not None else 0.0
+        return int(count), age
