@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 KAFKA_LIBS := .cache/kafka/libs/.complete
 export PYTHONPATH := $(CURDIR)
 
-.PHONY: run test bench lint unit install kafka-libs clean
+.PHONY: run test test-postgres bench lint unit install kafka-libs clean
 
 run: install kafka-libs  ## start Kafka, the four services and the gateway on 127.0.0.1
 	$(PY) -m tools.platform run
@@ -17,6 +17,10 @@ test: install kafka-libs lint  ## every test: unit, integration (real Kafka, rea
 
 unit: install  ## the fast tests only (no broker)
 	$(PY) -m pytest -q tests/unit tests/contract
+
+test-postgres: install kafka-libs  ## the end-to-end flow with every service on PostgreSQL (installs it if missing)
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq postgresql)
+	$(PY) -m tools.postgres
 
 lint: install
 	$(PY) -m ruff check .
