@@ -7,6 +7,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import insert, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from services.acceptance.adapters.tables import case_record, case_sequence, catalogue_item
@@ -78,20 +80,18 @@ class SubmissionResult:
 
 
 def _next_case_no(session: Session, region_code: str, day: str) -> str:
-    """Unique under concurrency: the sequence row is bumped inside the case's own transaction."""
+    """Unique under concurrency: one upsert bumps the sequence inside the case's own transaction, so two
+    first cases of a day cannot both insert the row (PostgreSQL) and the row lock orders the rest."""
     scope = region_prefix(region_code).ljust(6, "0")[:12]
-    updated = session.execute(
-        update(case_sequence)
-        .where(case_sequence.c.region_code == scope, case_sequence.c.day == day)
-        .values(last=case_sequence.c.last + 1)
-        .returning(case_sequence.c.last)
-    ).first()
-    if updated is None:
-        session.execute(insert(case_sequence).values(region_code=scope, day=day, last=1))
-        seq = 1
-    else:
-        seq = int(updated.last)
-    return case_number(scope, day, seq)
+    dialect_insert = postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    statement = dialect_insert(case_sequence).values(region_code=scope, day=day, last=1)
+    seq = session.execute(
+        statement.on_conflict_do_update(
+            index_elements=[case_sequence.c.region_code, case_sequence.c.day],
+            set_={"last": case_sequence.c.last + 1},
+        ).returning(case_sequence.c.last)
+    ).scalar_one()
+    return case_number(scope, day, int(seq))
 
 
 def submit_application(

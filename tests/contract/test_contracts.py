@@ -104,3 +104,14 @@ def test_occurred_at_must_carry_a_time_zone() -> None:
     with pytest.raises(ValueError):
         CaseCompleted(occurred_at=datetime(2026, 11, 25), case_no="c", item_code="i", item_name="n",
                       region_code="320102000000", result="approve")
+
+
+def test_ids_too_wide_for_the_inbox_are_malformed() -> None:
+    """Dead-lettered at once rather than failing every retry of their batch on the inbox insert."""
+    from services.common.messaging.consumer import _check_fits
+
+    _check_fits(Envelope(type="zwfw.case.withdrawn.v1", source="/t", subject="c", data={}, id="x" * 64), b"c")
+    with pytest.raises(MalformedEvent):
+        _check_fits(Envelope(type="zwfw.case.withdrawn.v1", source="/t", subject="c", data={}, id="x" * 65), b"c")
+    with pytest.raises(MalformedEvent):
+        _check_fits(Envelope(type="zwfw.case.withdrawn.v1", source="/t", subject="c", data={}), b"k" * 201)

@@ -37,6 +37,13 @@ Handler = Callable[[Session, Envelope, Any], None]
 HandlerMap = dict[str, Handler]
 
 
+def _check_fits(envelope: Envelope, key: bytes | None) -> None:
+    """Refuses ids and names wider than the inbox and parked columns: such an event would fail the whole
+    batch's transaction again and again instead of being dead-lettered."""
+    if len(envelope.id) > 64 or len(envelope.type) > 200 or len(key or b"") > 200:
+        raise MalformedEvent("event id longer than 64, or type or key longer than 200 characters")
+
+
 class PermanentEventError(Exception):
     """Raised by a handler for an event that will never apply (contradicts the state); dead-lettered."""
 
@@ -120,6 +127,7 @@ class EventConsumer:
         item = _Item(record=record)
         try:
             item.envelope = Envelope.from_kafka(record.key, record.value, list(record.headers or ()))
+            _check_fits(item.envelope, record.key)
             if item.envelope.type in self.handlers:
                 item.payload = parse_payload(item.envelope)
             else:
