@@ -58,4 +58,5 @@ def principal_headers(
     """The identity header the gateway adds; tests that call a service directly use it."""
     principal = Principal(kind=kind, subject=subject, name=name, role=role, department=department,
                           region_code=region_code)
-    return {PRINCIPAL_HEADER: sign_principal(principal, DEV_INTERNAL_SECRET)}
+    # Modules build these once at import; an hour outlives the whole session (the gateway signs for 60 s).
+    return {PRINCIPAL_HEADER: sign_principal(principal, DEV_INTERNAL_SECRET, ttl_seconds=3600)}

@@ -76,7 +76,8 @@ def sign_principal(principal: Principal, secret: str, ttl_seconds: int = 60) -> 
 
 def verify_principal(token: str, secret: str) -> Principal:
     try:
-        claims = jwt.decode(token, secret, algorithms=[_ALGORITHM], audience=_AUDIENCE, issuer=_ISSUER)
+        claims = jwt.decode(token, secret, algorithms=[_ALGORITHM], audience=_AUDIENCE, issuer=_ISSUER,
+                            leeway=5)  # clock skew between the gateway's host and the service's
     except jwt.PyJWTError as exc:
         raise Problem(401, "invalid-principal", f"调用方身份无效：{exc}") from exc
     return Principal.model_validate(claims)
