@@ -250,3 +250,26 @@ def test_shuffled_delivery_gives_the_same_clock(seed: int, gaps: list[int]) -> N
     b = case_subject(shuffled).clocks["case:C1:handling"]
     assert a.ledger() == b.ledger()
     assert due(a, "legal") == due(b, "legal")
+
+
+def test_explain_accounts_for_every_day_up_to_the_deadline() -> None:
+    from services.monitoring.domain.explain import explain
+
+    clock = handling([accepted(sh(2025, 9, 30, 15))])
+    days = explain(clock, clock.limits[0], CAL)
+    by_day = {d.day: d for d in days}
+    assert days[0].day == date(2025, 9, 30) and days[0].counted_seconds == 0 and "起算日不计入" in days[0].notes
+    holiday, makeup = by_day[date(2025, 10, 1)], by_day[date(2025, 10, 11)]
+    assert holiday.calendar.startswith("法定节假日") and holiday.counted_seconds == 0
+    assert makeup.calendar.startswith("调休上班") and makeup.counted_seconds > 0
+    assert days[-1].day == date(2025, 10, 14) and days[-1].cumulative_days == 5
+
+
+def test_what_if_suspended_moves_the_legal_deadline() -> None:
+    from services.monitoring.domain.explain import what_if_suspended
+
+    clock = handling([accepted(sh(2025, 3, 3, 10), promised=5, legal=20)])
+    projected = what_if_suspended(clock, sh(2025, 3, 10), sh(2025, 3, 17))  # a week of expert review
+    assert due(clock, "legal") == sh(2025, 4, 1)
+    assert due(projected, "legal") == sh(2025, 4, 9)  # five working days later (Apr 4 is Qingming)
+    assert clock.pauses == []  # the real clock is untouched
