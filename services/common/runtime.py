@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -57,6 +57,9 @@ class ServiceSpec:
     routers: list[APIRouter]
     consumers: list[ConsumerSpec] = field(default_factory=list)
     settings: PlatformSettings = field(default_factory=PlatformSettings)
+    # Long-running work of the service's own (monitoring's timers): each started as a task once the
+    # database is ready, cancelled at shutdown.
+    background: list[Callable[[Runtime], Awaitable[None]]] = field(default_factory=list)
 
 
 @dataclass
@@ -75,6 +78,7 @@ class Runtime:
     consumers: list[EventConsumer] = field(default_factory=list)
     kafka_ready: asyncio.Event = field(default_factory=asyncio.Event)
     messaging_task: asyncio.Task[Any] | None = None
+    extras: dict[str, Any] = field(default_factory=dict)  # service-specific objects its routes reach
 
 
 def _build_runtime(spec: ServiceSpec) -> Runtime:
@@ -144,6 +148,8 @@ def create_service_app(spec: ServiceSpec) -> FastAPI:
 
         runtime.messaging_task = asyncio.create_task(run_messaging(), name="messaging")
         tasks.append(runtime.messaging_task)
+        tasks.extend(asyncio.create_task(job(runtime), name=getattr(job, "__name__", "background"))
+                     for job in spec.background)
         try:
             yield
         finally:

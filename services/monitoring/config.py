@@ -2,8 +2,17 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import BaseModel, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class WarningRule(BaseModel):
+    """A locality's own threshold for an item type (or "*") in a region and below."""
+
+    item_type: str = "*"
+    region_prefix: str = ""
+    working_days: float = Field(default=1.0, ge=0)
+    share: float = Field(default=0.2, ge=0, le=1)
 
 
 class MonitoringSettings(BaseSettings):
@@ -14,3 +23,5 @@ class MonitoringSettings(BaseSettings):
     # of the promised limit, remain — whichever comes first.
     warning_working_days: float = Field(default=1.0, ge=0)
     warning_share: float = Field(default=0.2, ge=0, le=1)
+    # e.g. MONITORING_WARNING_RULES='[{"item_type": "01", "region_prefix": "3201", "working_days": 2}]'
+    warning_rules: list[WarningRule] = Field(default_factory=list)

@@ -1,4 +1,4 @@
-"""Topic → handler: every case event is logged; a few move the case's clock."""
+"""Topic → handler: every event of a supervised subject is logged and moves that subject's clocks."""
 
 from __future__ import annotations
 
@@ -7,18 +7,20 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from services.common.contracts.envelope import Envelope
-from services.common.contracts.topics import Topic
 from services.common.messaging import HandlerMap
 from services.common.runtime import ConsumerSpec, Runtime
 from services.monitoring import handlers
+from services.monitoring.wiring import supervision_of
 
 
-def _case_handlers(runtime: Runtime) -> HandlerMap:
+def _handlers(runtime: Runtime) -> HandlerMap:
+    ctx = supervision_of(runtime).ctx
+
     def handle(session: Session, envelope: Envelope, payload: Any) -> None:
-        handlers.record_case_event(session, runtime.outbox, runtime.calendar, envelope, payload)
+        handlers.record_event(session, ctx, envelope, payload)
 
-    # Registered for every case type, not just the clock-moving ones, so the log holds them all.
-    return dict.fromkeys(handlers.case_event_types(), handle)
+    # Registered for every type of these topics, not just the clock-moving ones, so the log holds them all.
+    return {t: handle for types in handlers.event_types().values() for t in types}
 
 
-CONSUMERS = [ConsumerSpec(group="case", topics=[Topic.case], handlers=_case_handlers)]
+CONSUMERS = [ConsumerSpec(group="case", topics=list(handlers.SUBJECT_TYPES), handlers=_handlers)]

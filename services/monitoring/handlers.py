@@ -1,277 +1,319 @@
-"""Monitoring's service layer: case events in, clocks kept, ClockClosed out; reads for the API.
+"""Monitoring's service layer: log each subject's events, rebuild its clocks, raise each level once.
 
-Every case event is first written to the event log, then applied to its clock if the clock exists.
-An event that arrives before its case's CaseAccepted (a consumer that started late, a replay) stays in
-the log and is applied, in the order it was logged, when CaseAccepted opens the clock.
+Every event goes to the subject's log; the subject's clocks are then rebuilt from the whole log (so
+order of delivery does not matter), stored with their deadlines and next timer instant, and the timers
+to arm or cancel are handed to the timer runner after the transaction commits. A timer that fires
+claims its level with a unique row written together with the AlertRaised outbox row: a restart, a
+replay or two instances racing cannot raise a level twice.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import logging
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import insert, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from services.common.contracts.case import (
-    CaseAccepted,
-    CaseCompleted,
-    CaseResumed,
-    CaseSuspended,
-    CaseWithdrawn,
-    StepCompleted,
-    StepStarted,
-)
 from services.common.contracts.envelope import Envelope
-from services.common.contracts.payloads import EventPayload, TimeLimit
+from services.common.contracts.evaluation import RatingSubmitted
+from services.common.contracts.payloads import EventPayload, LimitUnit
 from services.common.contracts.registry import REGISTRY
-from services.common.contracts.supervision import ClockClosed
+from services.common.contracts.supervision import AlertLevel, AlertRaised, ClockClosed
 from services.common.contracts.topics import Topic
 from services.common.messaging import Outbox
-from services.common.principal import Principal, region_prefix
-from services.common.problems import Problem
-from services.common.workdays import Deadline, WorkingDayCalendar
-from services.monitoring.adapters.tables import case_clock, case_event_log
-from services.monitoring.domain.clock import (
-    CaseClock,
-    ClockState,
-    Closing,
-    Level,
-    Step,
-    Verdict,
-    WarningPolicy,
+from services.common.workdays import WorkingDayCalendar
+from services.monitoring.adapters.tables import alert, rating, subject_event, supervision_clock
+from services.monitoring.domain.budget import DAY_SECONDS
+from services.monitoring.domain.clocks import Clock, ClockState, Level
+from services.monitoring.domain.policies import PolicyTable
+from services.monitoring.domain.subjects import (
+    Contradiction,
+    Recorded,
+    Subject,
+    case_subject,
+    complaint_subject,
+    rating_subject,
+    request_subject,
 )
 
-# Monitoring needs no one's name or id number: the log keeps the event minus these fields.
-_PERSONAL_FIELDS = ("applicant",)
+log = logging.getLogger(__name__)
+
+SUBJECT_TYPES: dict[Topic, str] = {
+    Topic.case: "case", Topic.disclosure_request: "request", Topic.complaint: "complaint",
+    Topic.evaluation: "rating",
+}
+_BUILDERS: dict[str, Callable[[list[Recorded]], Subject]] = {
+    "case": case_subject, "request": request_subject, "complaint": complaint_subject, "rating": rating_subject,
+}
+_LEVEL_TITLES = {Level.warning: "预警", Level.breach: "黄牌：超过承诺时限", Level.severe: "红牌：超过法定时限"}
+# Personal data monitoring never needs: replaced before the event is logged (the models still validate).
+_ANONYMOUS = {"applicant_type": "9", "name": "-", "id_type": "uscc", "id_number": "-", "phone": ""}
+
+AnomalyDetector = Callable[[list[Recorded], Subject, WorkingDayCalendar, datetime], list[Any]]
 
 
-# The events that move a clock; none carries personal data, so their logged copies replay whole.
-_CLOCK_EVENTS = (StepStarted, StepCompleted, CaseSuspended, CaseResumed, CaseCompleted, CaseWithdrawn)
+@dataclass
+class Supervision:
+    """What the handlers need besides the session: built once by the service, kept in runtime.extras."""
+
+    outbox: Outbox
+    calendar: Callable[[], WorkingDayCalendar]
+    policies: PolicyTable
+    detect_anomalies: AnomalyDetector | None = None
 
 
-def case_event_types() -> list[str]:
-    """Every case event type this build knows: all are logged, a few also move the clock."""
-    return sorted(t for t, model in REGISTRY.items() if model.topic is Topic.case)
+@dataclass
+class AfterCommit:
+    """Collected during a transaction, applied by the service once it commits."""
+
+    timers: dict[str, int | None] = field(default_factory=dict)  # clock id → due ms, None = cancel
+    alerts: list[dict[str, Any]] = field(default_factory=list)  # for the live stream
 
 
-# ---- events from the case topic ----------------------------------------------------------------------
+def after_commit(session: Session) -> AfterCommit:
+    pending: AfterCommit | None = session.info.get("supervision")
+    if pending is None:
+        pending = session.info["supervision"] = AfterCommit()
+    return pending
 
-def record_case_event(
-    session: Session, outbox: Outbox, calendar: WorkingDayCalendar, envelope: Envelope, event: EventPayload,
-) -> None:
-    """Logs the event, then opens, moves or closes the case's clock; emits ClockClosed on closing."""
-    case_no = event.subject()
-    if not _log(session, envelope, event, case_no):
-        return  # this event id was already logged (a replay under another consumer name)
-    if isinstance(event, CaseAccepted):
-        _open_clock(session, outbox, calendar, event)
+
+def event_types() -> dict[Topic, list[str]]:
+    """Every event type of the supervised topics: all are logged, most move a clock."""
+    return {topic: sorted(t for t, m in REGISTRY.items() if m.topic is topic) for topic in SUBJECT_TYPES}
+
+
+# ---- events --------------------------------------------------------------------------------------------
+
+def record_event(session: Session, ctx: Supervision, envelope: Envelope, event: EventPayload,
+                 now: datetime | None = None) -> None:
+    """Logs the event, then rebuilds its subject's clocks and raises what is due."""
+    now = now or datetime.now(UTC)
+    subject_type = SUBJECT_TYPES[event.topic]
+    subject_no = event.subject()
+    if session.execute(select(subject_event.c.id).where(subject_event.c.event_id == envelope.id)).first():
         return
-    clock = _load(session, case_no)
-    if clock is None:
-        return  # waits in the log until CaseAccepted arrives
-    closing = apply_event(clock, event, calendar)
-    _save(session, clock)
-    if closing is not None:
-        _emit_closed(session, outbox, clock, closing)
-
-
-def apply_event(clock: CaseClock, event: EventPayload, calendar: WorkingDayCalendar) -> Closing | None:
-    """Translates a public case event into the clock's own facts; returns the closing if it closed."""
-    match event:
-        case StepStarted():
-            clock.step_started(event.step_code, event.step_name, event.occurred_at)
-        case StepCompleted():
-            clock.step_completed(event.step_code)
-        case CaseSuspended():
-            clock.suspended(event.suspension_id)
-        case CaseResumed():
-            clock.resumed(event.suspension_id)
-        case CaseCompleted():
-            return clock.completed(event.occurred_at, calendar)
-        case CaseWithdrawn():
-            return clock.withdrawn(event.occurred_at, calendar)
-    # CaseDecided and the rest are only logged in this version.
-    return None
-
-
-def _open_clock(session: Session, outbox: Outbox, calendar: WorkingDayCalendar, event: CaseAccepted) -> None:
-    if _load(session, event.case_no) is not None:
-        return  # idempotent by case number: a second acceptance of the same case changes nothing
-    clock = CaseClock.start(
-        case_no=event.case_no, item_code=event.item_code, item_version=event.item_version,
-        item_name=event.item_name, region_code=event.region_code, department=event.department,
-        started_at=event.occurred_at, promised_limit=event.promised_limit, legal_limit=event.legal_limit,
-        calendar=calendar,
-    )
-    closings: list[Closing] = []
-    for row in session.execute(
-        select(case_event_log.c.event_type, case_event_log.c.payload)
-        .where(case_event_log.c.case_no == event.case_no,
-               case_event_log.c.event_type.in_([m.event_type for m in _CLOCK_EVENTS]))
-        .order_by(case_event_log.c.id)
-    ):
-        model = REGISTRY.get(row.event_type)
-        if model is None:
-            continue
-        closing = apply_event(clock, model.model_validate(row.payload), calendar)
-        if closing is not None:
-            closings.append(closing)
-    _insert(session, clock)
-    for closing in closings:
-        _emit_closed(session, outbox, clock, closing)
-
-
-def _emit_closed(session: Session, outbox: Outbox, clock: CaseClock, closing: Closing) -> None:
-    outbox.emit(session, ClockClosed(
-        occurred_at=closing.closed_at, subject_no=clock.case_no, clock_id=clock.clock_id,
-        verdict=closing.verdict.value, used_working_days=float(closing.used_working_days),
-        speed_up_ratio=closing.speed_up_ratio,
-    ))
-
-
-def _log(session: Session, envelope: Envelope, event: EventPayload, case_no: str) -> bool:
-    seen = session.execute(select(case_event_log.c.id).where(case_event_log.c.event_id == envelope.id)).first()
-    if seen is not None:
-        return False
-    payload = {k: v for k, v in event.model_dump(mode="json").items() if k not in _PERSONAL_FIELDS}
-    session.execute(insert(case_event_log).values(
-        event_id=envelope.id, case_no=case_no, event_type=envelope.type,
+    payload = event.model_dump(mode="json")
+    if "applicant" in payload:
+        payload["applicant"] = _ANONYMOUS
+    session.execute(insert(subject_event).values(
+        event_id=envelope.id, subject_type=subject_type, subject_no=subject_no, event_type=envelope.type,
         occurred_at=event.occurred_at, recorded_at=envelope.recorded_at, payload=payload,
     ))
+    if isinstance(event, RatingSubmitted):
+        session.execute(insert(rating).values(rating_no=event.rating_no, case_no=event.case_no,
+                                              region_code=event.region_code, level=event.level,
+                                              submitted_at=event.occurred_at))
+    recompute_subject(session, ctx, subject_type, subject_no, now)
+
+
+def load_events(session: Session, subject_no: str) -> list[Recorded]:
+    rows = session.execute(
+        select(subject_event).where(subject_event.c.subject_no == subject_no).order_by(subject_event.c.id)
+    ).all()
+    recorded = []
+    for row in rows:
+        model = REGISTRY.get(row.event_type)
+        if model is not None:
+            recorded.append(Recorded(row.event_id, model.model_validate(row.payload), row.recorded_at))
+    return recorded
+
+
+def build_subject(session: Session, subject_type: str, subject_no: str) -> tuple[list[Recorded], Subject]:
+    events = [e for e in load_events(session, subject_no) if SUBJECT_TYPES[e.payload.topic] == subject_type]
+    return events, _BUILDERS[subject_type](events)
+
+
+def recompute_subject(session: Session, ctx: Supervision, subject_type: str, subject_no: str,
+                      now: datetime) -> list[Clock]:
+    """Rebuilds the subject's clocks from its log and stores them; raises anomalies and due levels."""
+    events, subject = build_subject(session, subject_type, subject_no)
+    calendar = ctx.calendar()
+    for clock in subject.clocks.values():
+        _store_clock(session, ctx, subject_type, clock, calendar, now)
+    for contradiction in subject.contradictions:
+        _raise_contradiction(session, ctx, subject_no, subject, contradiction, now)
+    if subject_type == "case" and ctx.detect_anomalies is not None:
+        for anomaly in ctx.detect_anomalies(events, subject, calendar, now):
+            _raise_anomaly(session, ctx, anomaly, subject, now)
+    return list(subject.clocks.values())
+
+
+def _store_clock(session: Session, ctx: Supervision, subject_type: str, clock: Clock,
+                 calendar: WorkingDayCalendar, now: datetime) -> None:
+    policy = ctx.policies.for_clock(clock.item_type, clock.region_code)
+    before = session.execute(
+        select(supervision_clock.c.state).where(supervision_clock.c.clock_id == clock.clock_id)
+    ).first()
+    instants = clock.level_instants(calendar, policy) if clock.state is not ClockState.closed else {}
+    claimed = _claimed_levels(session, clock.clock_id)
+    pending = {lvl: at for lvl, at in instants.items() if lvl.value not in claimed}
+    next_at = min(pending.values()) if pending else None
+    verdict = clock.verdict(calendar)
+    used_days, ratio = _closing_figures(clock, calendar, now)
+    values: dict[str, Any] = dict(
+        subject_type=subject_type, subject_no=clock.subject_no, kind=clock.kind.value, label=clock.label[:200],
+        region_code=clock.region_code, department=clock.department, item_type=clock.item_type,
+        state=clock.state.value, started_at=clock.started_at, ended_at=clock.ended_at,
+        end_reason=clock.end_reason, verdict=verdict.value if verdict else None,
+        provisional=clock.provisional(calendar), limits=_limits_json(clock, calendar),
+        level_instants={lvl.value: at.isoformat() for lvl, at in instants.items()},
+        used_days=used_days, speed_up_ratio=ratio, next_timer_at=next_at, updated_at=now,
+    )
+    if before is None:
+        session.execute(insert(supervision_clock).values(clock_id=clock.clock_id, **values))
+    else:
+        session.execute(update(supervision_clock).where(supervision_clock.c.clock_id == clock.clock_id)
+                        .values(**values))
+    after_commit(session).timers[clock.clock_id] = (
+        int(next_at.timestamp() * 1000) if next_at is not None else None)
+    if clock.state is ClockState.closed and (before is None or before.state != ClockState.closed.value):
+        session.execute(update(alert).where(alert.c.clock_id == clock.clock_id, alert.c.status == "open")
+                        .values(status="closed"))
+        assert clock.ended_at is not None and verdict is not None
+        ctx.outbox.emit(session, ClockClosed(
+            occurred_at=clock.ended_at, subject_no=clock.subject_no, clock_id=clock.clock_id,
+            verdict=verdict.value, used_working_days=float(used_days or 0.0), speed_up_ratio=ratio,
+        ))
+
+
+def _limits_json(clock: Clock, calendar: WorkingDayCalendar) -> list[dict[str, Any]]:
+    out = []
+    for spec in clock.limits:
+        due = clock.deadline(spec, calendar)
+        out.append({"name": spec.name, "level": spec.level.value,
+                    "limit": clock.effective_limit(spec).model_dump(mode="json"),
+                    "original": spec.limit.model_dump(mode="json"),
+                    "due_at": due.due_at.isoformat() if due else None,
+                    "provisional": bool(due and due.provisional)})
+    return out
+
+
+def _closing_figures(clock: Clock, calendar: WorkingDayCalendar, now: datetime) -> tuple[float | None, float | None]:
+    """用时 in days of the first limit's unit, and 提速率 = (legal − used) / legal for day limits."""
+    if not clock.limits:
+        return None, None
+    first = clock.limits[0]
+    unit_seconds = DAY_SECONDS if first.limit.unit in (LimitUnit.working_days, LimitUnit.calendar_days) else 3600
+    used = clock.used_seconds(first, clock.ended_at or now, calendar) / unit_seconds
+    legal = next((s for s in clock.limits if s.level is Level.severe), None)
+    ratio = None
+    if clock.ended_at is not None and legal is not None and clock.end_reason != "withdrawn":
+        limit = clock.effective_limit(legal)
+        if limit.value > 0 and limit.unit is first.limit.unit:
+            ratio = round((limit.value - used) / limit.value, 4)
+    return round(used, 4), ratio
+
+
+def _claimed_levels(session: Session, clock_id: str) -> set[str]:
+    return {r.level for r in session.execute(select(alert.c.level).where(alert.c.clock_id == clock_id))}
+
+
+# ---- raising alerts ----------------------------------------------------------------------------------
+
+def _claim(session: Session, values: dict[str, Any]) -> bool:
+    """Inserts the alert unless its claim exists; True when this call raised it."""
+    dialect_insert = postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    result = session.execute(dialect_insert(alert).values(**values).on_conflict_do_nothing(index_elements=["claim"]))
+    return bool(result.rowcount)
+
+
+def _raise(session: Session, ctx: Supervision, *, claim: str, clock_id: str | None, subject_no: str,
+           level: str, rule: str, title: str, region_code: str, department: str, due_at: datetime | None,
+           evidence: dict[str, str], now: datetime) -> bool:
+    alert_no = f"JC{now.strftime('%Y%m%d')}{uuid.uuid4().hex[:12].upper()}"  # 监察编号
+    values = dict(alert_no=alert_no, claim=claim, clock_id=clock_id, subject_no=subject_no, level=level,
+                  rule=rule, title=title, region_code=region_code, department=department, due_at=due_at,
+                  raised_at=now, evidence=evidence, status="open")
+    if not _claim(session, values):
+        return False
+    ctx.outbox.emit(session, AlertRaised(
+        occurred_at=now, subject_no=subject_no, clock_id=clock_id or "", alert_no=alert_no,
+        level=AlertLevel(level) if level in AlertLevel.__members__ else AlertLevel.warning,
+        rule=rule, due_at=due_at or now, region_code=region_code, department=department, evidence=evidence,
+    ))
+    after_commit(session).alerts.append({**values, "due_at": due_at.isoformat() if due_at else None,
+                                         "raised_at": now.isoformat()})
     return True
 
 
-# ---- persistence of the clock ------------------------------------------------------------------------
-
-def _row_values(clock: CaseClock) -> dict[str, Any]:
-    step, closing = clock.current_step, clock.closing
-    return dict(
-        clock_id=clock.clock_id, item_code=clock.item_code, item_version=clock.item_version,
-        item_name=clock.item_name, region_code=clock.region_code, department=clock.department,
-        state=clock.state.value, started_at=clock.started_at,
-        promised_limit=clock.promised_limit.model_dump(mode="json"),
-        legal_limit=clock.legal_limit.model_dump(mode="json"),
-        promised_due_at=clock.promised_due.due_at, promised_due_provisional=clock.promised_due.provisional,
-        legal_due_at=clock.legal_due.due_at, legal_due_provisional=clock.legal_due.provisional,
-        current_step_code=step.code if step else None, current_step_name=step.name if step else None,
-        current_step_started_at=step.started_at if step else None,
-        open_suspensions=list(clock.open_suspensions),
-        verdict=closing.verdict.value if closing else None,
-        used_working_days=closing.used_working_days if closing else None,
-        speed_up_ratio=closing.speed_up_ratio if closing else None,
-        closed_at=closing.closed_at if closing else None,
-        updated_at=datetime.now(UTC),
-    )
-
-
-def _insert(session: Session, clock: CaseClock) -> None:
-    session.execute(insert(case_clock).values(case_no=clock.case_no, **_row_values(clock)))
-
-
-def _save(session: Session, clock: CaseClock) -> None:
-    session.execute(update(case_clock).where(case_clock.c.case_no == clock.case_no).values(**_row_values(clock)))
-
-
-def _from_row(row: Any) -> CaseClock:
-    step = None
-    if row.current_step_code is not None:
-        step = Step(row.current_step_code, row.current_step_name or "", row.current_step_started_at
-                    or row.started_at)
-    closing = None
-    if row.verdict is not None:
-        assert row.closed_at is not None  # a verdict is only written together with its closing time
-        closing = Closing(Verdict(row.verdict), row.closed_at, int(row.used_working_days or 0), row.speed_up_ratio)
-    return CaseClock(
-        clock_id=row.clock_id, case_no=row.case_no, item_code=row.item_code, item_version=row.item_version,
-        item_name=row.item_name, region_code=row.region_code, department=row.department,
-        started_at=row.started_at,
-        promised_limit=TimeLimit.model_validate(row.promised_limit),
-        legal_limit=TimeLimit.model_validate(row.legal_limit),
-        promised_due=Deadline(row.promised_due_at, bool(row.promised_due_provisional)),
-        legal_due=Deadline(row.legal_due_at, bool(row.legal_due_provisional)),
-        state=ClockState(row.state), current_step=step, open_suspensions=tuple(row.open_suspensions or ()),
-        closing=closing,
-    )
-
-
-def _load(session: Session, case_no: str) -> CaseClock | None:
-    row = session.execute(select(case_clock).where(case_clock.c.case_no == case_no)).first()
-    return None if row is None else _from_row(row)
-
-
-# ---- reads for the API ---------------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class ClockFilter:
-    region_code: str | None = None
-    level: Level | None = None
-    state: ClockState | None = None
-    limit: int = 200
-
-
-def _view(clock: CaseClock, now: datetime, calendar: WorkingDayCalendar, policy: WarningPolicy) -> dict[str, Any]:
-    step, closing = clock.current_step, clock.closing
-    return dict(
-        case_no=clock.case_no, clock_id=clock.clock_id, item_code=clock.item_code,
-        item_version=clock.item_version, item_name=clock.item_name, region_code=clock.region_code,
-        department=clock.department, state=clock.state.value, started_at=clock.started_at,
-        promised_limit=clock.promised_limit.model_dump(mode="json"),
-        legal_limit=clock.legal_limit.model_dump(mode="json"),
-        promised_due_at=clock.promised_due.due_at, legal_due_at=clock.legal_due.due_at,
-        provisional=clock.provisional, level=clock.level_at(now, calendar, policy).value,
-        current_step={"code": step.code, "name": step.name} if step else None,
-        verdict=closing.verdict.value if closing else None,
-        used_working_days=closing.used_working_days if closing else None,
-        speed_up_ratio=closing.speed_up_ratio if closing else None,
-        closed_at=closing.closed_at if closing else None,
-    )
-
-
-def get_case_clock(
-    session: Session, principal: Principal, case_no: str, now: datetime, calendar: WorkingDayCalendar,
-    policy: WarningPolicy,
-) -> dict[str, Any]:
-    """One case's clock with its event log; another region's case answers 404, never 403."""
-    clock = _load(session, case_no)
-    if clock is None or not principal.can_see_region(clock.region_code):
-        raise Problem(404, "clock-not-found", f"办件 {case_no} 没有监察记录")
-    view = _view(clock, now, calendar, policy)
-    view["events"] = [
-        {"event_type": r.event_type, "occurred_at": r.occurred_at, "recorded_at": r.recorded_at}
-        for r in session.execute(
-            select(case_event_log.c.event_type, case_event_log.c.occurred_at, case_event_log.c.recorded_at)
-            .where(case_event_log.c.case_no == case_no)
-            .order_by(case_event_log.c.id)
-        )
-    ]
-    return view
-
-
-def list_case_clocks(
-    session: Session, principal: Principal, query: ClockFilter, now: datetime, calendar: WorkingDayCalendar,
-    policy: WarningPolicy,
-) -> list[dict[str, Any]]:
-    """Clocks in the caller's region scope, newest first. The level is computed at `now`, so it is
-    filtered here rather than in SQL; the timers of the next version will keep it in a column."""
-    scope = principal.region_scope()
-    if query.region_code is not None:
-        wanted = region_prefix(query.region_code)
-        if wanted.startswith(scope):
-            scope = wanted
-        elif not scope.startswith(wanted):
-            return []  # the asked region lies outside the caller's scope: nothing to show, nothing to tell
-    statement = select(case_clock).where(case_clock.c.region_code.startswith(scope, autoescape=True))
-    if query.state is not None:
-        statement = statement.where(case_clock.c.state == query.state.value)
-    statement = statement.order_by(case_clock.c.started_at.desc(), case_clock.c.case_no)
-    views: list[dict[str, Any]] = []
-    for row in session.execute(statement):
-        view = _view(_from_row(row), now, calendar, policy)
-        if query.level is not None and view["level"] != query.level.value:
+def fire_due(session: Session, ctx: Supervision, clock_ids: list[str], now: datetime) -> int:
+    """Called by the timer runner: raises every level of these clocks due by `now`, once."""
+    raised = 0
+    rows = session.execute(select(supervision_clock).where(supervision_clock.c.clock_id.in_(clock_ids))).all()
+    for row in rows:
+        if row.state == ClockState.closed.value:
+            after_commit(session).timers[row.clock_id] = None
             continue
-        views.append(view)
-        if len(views) >= query.limit:
-            break
-    return views
+        claimed = _claimed_levels(session, row.clock_id)
+        remaining: list[datetime] = []
+        for level_name, at_iso in row.level_instants.items():
+            if level_name in claimed:
+                continue
+            at = datetime.fromisoformat(at_iso)
+            if at > now:
+                remaining.append(at)
+                continue
+            level = Level(level_name)
+            raised += _raise(
+                session, ctx, claim=f"clock:{row.clock_id}:{level_name}", clock_id=row.clock_id,
+                subject_no=row.subject_no, level=level_name, rule=f"{row.kind}_{level_name}",
+                title=f"{row.label}：{_LEVEL_TITLES[level]}", region_code=row.region_code,
+                department=row.department, due_at=at,
+                evidence={"clock_id": row.clock_id, "kind": row.kind, "due_at": at.isoformat(),
+                          "fired_at": now.isoformat()},
+                now=now,
+            )
+        next_at = min(remaining) if remaining else None
+        session.execute(update(supervision_clock).where(supervision_clock.c.clock_id == row.clock_id)
+                        .values(next_timer_at=next_at))
+        after_commit(session).timers[row.clock_id] = int(next_at.timestamp() * 1000) if next_at else None
+    return raised
+
+
+def _subject_place(subject: Subject) -> tuple[str, str]:
+    for clock in subject.clocks.values():
+        if clock.region_code:
+            return clock.region_code, clock.department
+    return "", ""
+
+
+def _raise_contradiction(session: Session, ctx: Supervision, subject_no: str, subject: Subject,
+                         c: Contradiction, now: datetime) -> None:
+    region, department = _subject_place(subject)
+    _raise(session, ctx, claim=f"anomaly:{subject_no}:{c.rule}:{c.event_id}", clock_id=None, subject_no=subject_no,
+           level="anomaly", rule=c.rule, title=c.detail[:200], region_code=region, department=department,
+           due_at=None, evidence={"event_id": c.event_id, "detail": c.detail}, now=now)
+
+
+def _raise_anomaly(session: Session, ctx: Supervision, anomaly: Any, subject: Subject, now: datetime) -> None:
+    region, department = _subject_place(subject)
+    _raise(session, ctx, claim=f"anomaly:{anomaly.subject_no}:{anomaly.rule}:{anomaly.key}"[:300], clock_id=None,
+           subject_no=anomaly.subject_no, level="anomaly", rule=anomaly.rule, title=anomaly.title[:200],
+           region_code=region, department=department, due_at=None, evidence=dict(anomaly.evidence), now=now)
+
+
+# ---- start-up and calendar changes -------------------------------------------------------------------
+
+def armed_timers(session: Session) -> list[tuple[str, int]]:
+    """Every open clock's next timer: what a (re)started instance arms."""
+    rows = session.execute(
+        select(supervision_clock.c.clock_id, supervision_clock.c.next_timer_at)
+        .where(supervision_clock.c.next_timer_at.is_not(None), supervision_clock.c.state != "closed")
+    ).all()
+    return [(r.clock_id, int(r.next_timer_at.timestamp() * 1000)) for r in rows]
+
+
+def open_subjects(session: Session, provisional_only: bool) -> list[tuple[str, str]]:
+    stmt = select(supervision_clock.c.subject_type, supervision_clock.c.subject_no).where(
+        supervision_clock.c.state != "closed").distinct()
+    if provisional_only:
+        stmt = stmt.where(supervision_clock.c.provisional.is_(True))
+    return [(r.subject_type, r.subject_no) for r in session.execute(stmt)]
+

@@ -6,12 +6,24 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
-from services.common.runtime import ServiceSpec, create_service_app
+from services.common.runtime import Runtime, ServiceSpec, create_service_app
 from services.monitoring.adapters.tables import messaging
+from services.monitoring.api.calendar_routes import router as calendar_router
 from services.monitoring.api.routes import router
 from services.monitoring.config import MonitoringSettings
 from services.monitoring.consumers import CONSUMERS
-from services.monitoring.domain.clock import WarningPolicy
+from services.monitoring.wiring import supervision_of
+
+
+async def run_timers(runtime: Runtime) -> None:
+    """Arms every open clock's next timer from the database, then fires timers as they fall due."""
+    await supervision_of(runtime).run()
+
+
+async def recompute_after_calendar_load(runtime: Runtime, years: list[int]) -> None:
+    """A loaded year replaces provisional answers: rebuild the clocks it may move, their timers with them."""
+    if years:
+        await supervision_of(runtime).recompute(provisional_only=False)
 
 
 def create_app() -> FastAPI:
@@ -19,14 +31,16 @@ def create_app() -> FastAPI:
     app = create_service_app(ServiceSpec(
         name="monitoring",
         title="电子监察 Monitoring",
-        description="Keeps a clock per case against its promised and legal limits; warns, flags and rates.",
+        description="Clocks for cases, disclosure requests, complaints and ratings; alerts at the instant "
+                    "each level falls due; anomaly rules; statistics.",
         database_url=settings.database_url,
         migrations_dir=Path(__file__).parent / "migrations",
         tables=messaging,
-        routers=[router],
+        routers=[router, calendar_router],
         consumers=CONSUMERS,
+        background=[run_timers],
     ))
-    app.state.warning_policy = WarningPolicy(settings.warning_working_days, settings.warning_share)
+    app.state.on_calendar_loaded = recompute_after_calendar_load
     return app
 
 

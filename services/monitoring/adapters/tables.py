@@ -1,4 +1,4 @@
-"""Monitoring's own tables: one row per case clock, and the log of every case event seen."""
+"""Monitoring's own tables: the event log of supervised subjects, their clocks, alerts and ratings."""
 
 from __future__ import annotations
 
@@ -10,47 +10,75 @@ from services.common.messaging import MessagingTables
 metadata = new_metadata()
 messaging = MessagingTables.on(metadata)
 
-# The handling clock (办理时限) of each accepted case. Due instants are derived at acceptance and kept
-# here (indexed) so the timers of the next version can load a partition's armed clocks in one query.
-case_clock = Table(
-    "case_clock",
-    metadata,
-    Column("case_no", String(50), primary_key=True),
-    Column("clock_id", String(80), nullable=False, unique=True),
-    Column("item_code", String(64), nullable=False),
-    Column("item_version", Integer, nullable=False),
-    Column("item_name", String(200), nullable=False),
-    Column("region_code", String(12), nullable=False, index=True),
-    Column("department", String(200), nullable=False),
-    Column("state", String(16), nullable=False, index=True),  # running / paused / closed
-    Column("started_at", UtcDateTime(), nullable=False),
-    Column("promised_limit", JSON, nullable=False),  # TimeLimit of the pinned item version
-    Column("legal_limit", JSON, nullable=False),
-    Column("promised_due_at", UtcDateTime(), nullable=False, index=True),
-    Column("promised_due_provisional", Boolean, nullable=False),
-    Column("legal_due_at", UtcDateTime(), nullable=False, index=True),
-    Column("legal_due_provisional", Boolean, nullable=False),
-    Column("current_step_code", String(64)),
-    Column("current_step_name", String(200)),
-    Column("current_step_started_at", UtcDateTime()),
-    Column("open_suspensions", JSON, nullable=False),  # suspension ids not yet resumed
-    Column("verdict", String(20)),
-    Column("used_working_days", Integer),
-    Column("speed_up_ratio", Float),
-    Column("closed_at", UtcDateTime()),
-    Column("updated_at", UtcDateTime(), nullable=False),
-)
-
-# Every case event seen, whether or not its clock exists yet: events of a case whose CaseAccepted has
-# not arrived wait here and are applied when it does, and a clock can be rebuilt from this log.
-case_event_log = Table(
-    "case_event_log",
+# Every event of every supervised subject (case, disclosure request, complaint, rating), personal data
+# removed: the clocks are rebuilt from this log, so late or reordered events give the same result.
+subject_event = Table(
+    "subject_event",
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("event_id", String(64), nullable=False, unique=True),
-    Column("case_no", String(50), nullable=False, index=True),
+    Column("subject_type", String(16), nullable=False),  # case / request / complaint / rating
+    Column("subject_no", String(64), nullable=False, index=True),
     Column("event_type", String(200), nullable=False),
     Column("occurred_at", UtcDateTime(), nullable=False),  # as the source says
     Column("recorded_at", UtcDateTime(), nullable=False),  # CloudEvents time
-    Column("payload", JSON, nullable=False),  # the event's data, applicant's personal data removed
+    Column("payload", JSON, nullable=False),
+)
+
+# One row per clock, derived from the events: its deadlines, level instants and the next timer (indexed),
+# so a restart arms every open clock in one query.
+supervision_clock = Table(
+    "supervision_clock",
+    metadata,
+    Column("clock_id", String(160), primary_key=True),
+    Column("subject_type", String(16), nullable=False),
+    Column("subject_no", String(64), nullable=False, index=True),
+    Column("kind", String(32), nullable=False),
+    Column("label", String(200), nullable=False),
+    Column("region_code", String(12), nullable=False, index=True),
+    Column("department", String(200), nullable=False),
+    Column("item_type", String(4), nullable=False),
+    Column("state", String(16), nullable=False, index=True),  # running / paused / closed
+    Column("started_at", UtcDateTime(), nullable=False),
+    Column("ended_at", UtcDateTime()),
+    Column("end_reason", String(32), nullable=False),
+    Column("verdict", String(20)),
+    Column("provisional", Boolean, nullable=False),
+    Column("limits", JSON, nullable=False),  # [{name, limit, level, due_at}]
+    Column("level_instants", JSON, nullable=False),  # {level: instant} on the current ledger
+    Column("used_days", Float),  # budget used at the end, in days of the first limit's unit
+    Column("speed_up_ratio", Float),  # 提速率 at the end
+    Column("next_timer_at", UtcDateTime(), index=True),
+    Column("updated_at", UtcDateTime(), nullable=False),
+)
+
+# Alerts (预警/黄牌/红牌 and anomalies). `claim` is unique: a level of a clock, or an anomaly occurrence,
+# is raised once however often timers fire or events are replayed.
+alert = Table(
+    "alert",
+    metadata,
+    Column("alert_no", String(40), primary_key=True),
+    Column("claim", String(300), nullable=False, unique=True),
+    Column("clock_id", String(160)),
+    Column("subject_no", String(64), nullable=False, index=True),
+    Column("level", String(16), nullable=False, index=True),  # warning / breach / severe / anomaly
+    Column("rule", String(64), nullable=False, index=True),
+    Column("title", String(200), nullable=False),
+    Column("region_code", String(12), nullable=False, index=True),
+    Column("department", String(200), nullable=False),
+    Column("due_at", UtcDateTime()),
+    Column("raised_at", UtcDateTime(), nullable=False, index=True),
+    Column("evidence", JSON, nullable=False),
+    Column("status", String(16), nullable=False),  # open / closed
+)
+
+# 好差评: enough of each rating for the satisfaction rate.
+rating = Table(
+    "rating",
+    metadata,
+    Column("rating_no", String(64), primary_key=True),
+    Column("case_no", String(64), nullable=False),
+    Column("region_code", String(12), nullable=False, index=True),
+    Column("level", Integer, nullable=False),
+    Column("submitted_at", UtcDateTime(), nullable=False),
 )

@@ -1,60 +1,137 @@
-"""HTTP routes of monitoring: read the case clocks within the caller's region."""
+"""HTTP routes of monitoring: cases under supervision, explanations, what-ifs, alerts (live too), statistics."""
 
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
-from typing import Annotated, Any
+import json
+from collections.abc import AsyncIterator
+from datetime import UTC, date, datetime
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi.encoders import jsonable_encoder
+from pydantic import AwareDatetime
+from sse_starlette.sse import EventSourceResponse
 
 from services.common.principal import CurrentPrincipal, Role, require_role
+from services.common.problems import Problem
 from services.common.runtime import Runtime, get_runtime
-from services.monitoring import handlers
-from services.monitoring.api.schemas import ClockList, ClockOut, ClockQuery, ClockSummary
-from services.monitoring.domain.clock import WarningPolicy
+from services.monitoring import queries
+from services.monitoring.wiring import supervision_of
 
 router = APIRouter(prefix="/api/v1/monitoring", tags=["monitoring 电子监察"])
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+CaseNo = Annotated[str, Path(min_length=1, max_length=64)]
 
 _READERS = (Role.supervisor, Role.operations, Role.department_head)
 
 
-def get_policy(request: Request) -> WarningPolicy:
-    policy: WarningPolicy = request.app.state.warning_policy
-    return policy
+def _now() -> datetime:
+    return datetime.now(UTC)
 
 
-PolicyDep = Annotated[WarningPolicy, Depends(get_policy)]
-
-
-@router.get("/cases/{case_no}", response_model=ClockOut, summary="One case's clock (办件时限监察)")
-async def get_case(
-    case_no: Annotated[str, Path(min_length=1, max_length=50)], principal: CurrentPrincipal, runtime: RuntimeDep,
-    policy: PolicyDep,
-) -> ClockOut:
-    require_role(principal, *_READERS)
-    now = datetime.now(UTC)
-
-    def read() -> dict[str, Any]:
+async def _read(runtime: Runtime, work: Any) -> Any:
+    def unit_of_work() -> Any:
         with runtime.read_session() as session:
-            return handlers.get_case_clock(session, principal, case_no, now, runtime.calendar, policy)
+            return work(session)
 
-    return ClockOut.model_validate(await asyncio.to_thread(read))
+    return jsonable_encoder(await asyncio.to_thread(unit_of_work))
 
 
-@router.get("/cases", response_model=ClockList, summary="Case clocks in scope, filtered by region, level, state")
+@router.get("/cases/{case_no}", summary="A case under supervision: clocks, deadlines, used and remaining time, "
+            "level, verdict, alerts and timeline")
+async def get_case(case_no: CaseNo, principal: CurrentPrincipal, runtime: RuntimeDep) -> dict[str, Any]:
+    require_role(principal, *_READERS)
+    policies = supervision_of(runtime).ctx.policies
+    return await _read(runtime, lambda s: queries.case_view(s, principal, case_no, _now(), runtime.calendar,
+                                                            policies))
+
+
+@router.get("/cases", summary="Cases under supervision in scope, by region (and below), level and state")
 async def list_cases(
-    query: Annotated[ClockQuery, Query()], principal: CurrentPrincipal, runtime: RuntimeDep, policy: PolicyDep,
-) -> ClockList:
+    principal: CurrentPrincipal, runtime: RuntimeDep,
+    region_code: Annotated[str | None, Query(pattern=r"^\d{2,12}$")] = None,
+    level: Annotated[Literal["normal", "warning", "breach", "severe"] | None, Query()] = None,
+    state: Annotated[Literal["running", "paused", "closed"] | None, Query()] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 200,
+) -> dict[str, Any]:
     require_role(principal, *_READERS)
-    now = datetime.now(UTC)
-    wanted = handlers.ClockFilter(region_code=query.region_code, level=query.level, state=query.state,
-                                  limit=query.limit)
+    items = await _read(runtime, lambda s: queries.list_cases(s, principal, region_code, level, state, limit,
+                                                              _now()))
+    return {"items": items, "count": len(items)}
 
-    def read() -> list[dict[str, Any]]:
-        with runtime.read_session() as session:
-            return handlers.list_case_clocks(session, principal, wanted, now, runtime.calendar, policy)
 
-    items = [ClockSummary.model_validate(v) for v in await asyncio.to_thread(read)]
-    return ClockList(items=items, count=len(items))
+@router.get("/cases/{case_no}/explain", summary="Day by day, how each deadline is reached (which days count, why)")
+async def explain_case(
+    case_no: CaseNo, principal: CurrentPrincipal, runtime: RuntimeDep,
+    clock_id: Annotated[str | None, Query(max_length=160)] = None,
+    limit: Annotated[Literal["promised", "legal", "limit"] | None, Query()] = None,
+) -> dict[str, Any]:
+    require_role(principal, *_READERS)
+    return await _read(runtime, lambda s: queries.case_explain(s, principal, case_no, clock_id, limit,
+                                                               runtime.calendar))
+
+
+@router.get("/cases/{case_no}/what-if", summary="If suspended from A until B, where the deadlines would fall")
+async def what_if(
+    case_no: CaseNo, principal: CurrentPrincipal, runtime: RuntimeDep,
+    suspend_until: Annotated[AwareDatetime, Query(description="暂停至 (ISO 8601 with offset)")],
+    suspend_from: Annotated[AwareDatetime | None, Query(description="暂停自, default now")] = None,
+) -> dict[str, Any]:
+    require_role(principal, *_READERS)
+    start = suspend_from or _now()
+    return await _read(runtime, lambda s: queries.case_what_if(s, principal, case_no, start, suspend_until,
+                                                               runtime.calendar))
+
+
+@router.get("/alerts", summary="Alerts by level, rule, region (and below), department, period")
+async def list_alerts(
+    principal: CurrentPrincipal, runtime: RuntimeDep,
+    level: Annotated[Literal["warning", "breach", "severe", "anomaly"] | None, Query()] = None,
+    rule: Annotated[str | None, Query(max_length=64)] = None,
+    region_code: Annotated[str | None, Query(pattern=r"^\d{2,12}$")] = None,
+    department: Annotated[str | None, Query(max_length=200)] = None,
+    since: Annotated[AwareDatetime | None, Query(alias="from")] = None,
+    until: Annotated[AwareDatetime | None, Query(alias="to")] = None,
+    status: Annotated[Literal["open", "closed"] | None, Query()] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 200,
+) -> dict[str, Any]:
+    require_role(principal, *_READERS)
+    f = queries.AlertFilter(level, rule, region_code, department, since, until, status, limit)
+    items = await _read(runtime, lambda s: queries.list_alerts(s, principal, f))
+    return {"items": items, "count": len(items)}
+
+
+@router.get("/stream", summary="Alerts as they are raised (server-sent events), within the caller's region")
+async def stream(request: Request, principal: CurrentPrincipal, runtime: RuntimeDep) -> EventSourceResponse:
+    require_role(principal, *_READERS)
+    hub = supervision_of(runtime).hub
+
+    async def events() -> AsyncIterator[dict[str, str]]:
+        async with hub.subscribe() as queue:
+            yield {"event": "ready", "data": "{}"}
+            while not await request.is_disconnected():
+                try:
+                    alert = await asyncio.wait_for(queue.get(), timeout=15)
+                except TimeoutError:
+                    continue  # sse-starlette sends its own keep-alive pings
+                if principal.can_see_region(alert["region_code"]):
+                    yield {"event": "alert", "id": alert["alert_no"],
+                           "data": json.dumps(jsonable_encoder(alert), ensure_ascii=False)}
+
+    return EventSourceResponse(events(), ping=10)
+
+
+@router.get("/stats", summary="Received, completed, on-time/early/overdue rates, speed-up, open overdue, alerts, "
+            "satisfaction — per region, department and period")
+async def stats(
+    principal: CurrentPrincipal, runtime: RuntimeDep,
+    start: Annotated[date, Query(alias="from")], end: Annotated[date, Query(alias="to")],
+    region_code: Annotated[str | None, Query(pattern=r"^\d{2,12}$")] = None,
+    department: Annotated[str | None, Query(max_length=200)] = None,
+) -> dict[str, Any]:
+    require_role(principal, *_READERS)
+    if end < start or (end - start).days > 366:
+        raise Problem(422, "invalid-period", "统计期间应为起止日期，且不超过一年")
+    return await _read(runtime, lambda s: queries.statistics(s, principal, region_code, department, start, end,
+                                                             _now()))

@@ -1,33 +1,56 @@
-"""The clock picks up events logged before its CaseAccepted, whatever else was logged (real SQLite)."""
+"""Clocks rebuilt from the subject's log on real SQLite: delivery order does not matter, levels are claimed once."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
 
 from services.common.contracts import Envelope
 from services.common.contracts.case import CaseCompleted, CaseReceived, Channel
-from services.common.contracts.payloads import Applicant
+from services.common.contracts.payloads import Applicant, EventPayload
 from services.common.db import make_engine, make_session_factory, upgrade_database
 from services.common.messaging import Outbox
 from services.common.workdays import WorkingDayCalendar
-from services.monitoring.adapters.tables import case_clock, messaging
-from services.monitoring.handlers import record_case_event
+from services.monitoring import handlers
+from services.monitoring.adapters.tables import alert, messaging, subject_event, supervision_clock
+from services.monitoring.domain.clocks import WarningPolicy
+from services.monitoring.domain.policies import PolicyTable
 from tests.integration.monitoring.test_case_clock_flow import SH, accepted, step
 
 MIGRATIONS = Path(__file__).resolve().parents[3] / "services" / "monitoring" / "migrations"
+CALENDAR = WorkingDayCalendar()
 
 
-def test_received_then_accepted_opens_the_clock_with_earlier_steps(tmp_path: Path) -> None:
+def database(tmp_path: Path) -> sessionmaker[Session]:
     url = f"sqlite:///{tmp_path}/monitoring.db"
     upgrade_database(url, MIGRATIONS)
-    sessions = make_session_factory(make_engine(url))
-    outbox = Outbox(messaging, source="/test", topic_prefix="")
-    calendar = WorkingDayCalendar()
-    start = datetime(2025, 9, 30, 10, tzinfo=SH)
-    case_no = "320102-20250930-00001"
+    return make_session_factory(make_engine(url))
+
+
+def context() -> handlers.Supervision:
+    return handlers.Supervision(outbox=Outbox(messaging, source="/test", topic_prefix=""),
+                                calendar=lambda: CALENDAR, policies=PolicyTable(WarningPolicy()))
+
+
+def deliver(sessions: sessionmaker[Session], ctx: handlers.Supervision, events: list[EventPayload],
+            now: datetime) -> list[Envelope]:
+    envelopes = [Envelope.wrap(event, source="/test") for event in events]
+    redeliver(sessions, ctx, envelopes, now)
+    return envelopes
+
+
+def redeliver(sessions: sessionmaker[Session], ctx: handlers.Supervision, envelopes: list[Envelope],
+              now: datetime) -> None:
+    for envelope in envelopes:
+        payload = handlers.REGISTRY[envelope.type].model_validate(envelope.data)
+        with sessions.begin() as session:
+            handlers.record_event(session, ctx, envelope, payload, now=now)
+
+
+def case_events(case_no: str, start: datetime) -> list[EventPayload]:
     received = CaseReceived(
         occurred_at=start - timedelta(hours=1), case_no=case_no, item_code="X", item_version=1,
         region_code="320102000000", channel=Channel.online,
@@ -35,13 +58,44 @@ def test_received_then_accepted_opens_the_clock_with_earlier_steps(tmp_path: Pat
     )
     completed = CaseCompleted(occurred_at=start + timedelta(days=2), case_no=case_no, item_code="X",
                               item_name="n", region_code="320102000000", result="approve")
-    # Received (logged without the applicant), a step and the completion all arrive before the acceptance.
-    for event in (received, step(case_no, start + timedelta(hours=1)), completed,
-                  accepted(case_no, "320102000000", start)):
-        with sessions.begin() as session:
-            record_case_event(session, outbox, calendar, Envelope.wrap(event, source="/test"), event)
+    return [received, step(case_no, start + timedelta(hours=1)), completed, accepted(case_no, "320102000000", start)]
+
+
+def test_events_in_any_order_give_the_same_closed_clock(tmp_path: Path) -> None:
+    sessions, ctx = database(tmp_path), context()
+    start = datetime(2025, 9, 30, 10, tzinfo=SH)
+    now = datetime(2025, 11, 1, tzinfo=UTC)
+    sent = deliver(sessions, ctx, case_events("C-late", start), now)  # completion and step before the acceptance
+    redeliver(sessions, ctx, [sent[3], sent[0], sent[1], sent[2]], now)  # the same events again: ignored
+    ordered = [case_events("C-ordered", start)[i] for i in (0, 3, 1, 2)]
+    deliver(sessions, ctx, ordered, now)
 
     with sessions() as session:
-        row = session.execute(select(case_clock).where(case_clock.c.case_no == case_no)).one()
-    assert row.state == "closed"
-    assert row.verdict == "on_time"
+        rows = {r.subject_no: r for r in session.execute(
+            select(supervision_clock).where(supervision_clock.c.kind == "handling"))}
+        logged = session.execute(select(func.count()).select_from(subject_event)).scalar_one()
+        names = [r.payload.get("applicant", {}).get("name") for r in session.execute(select(subject_event))]
+    assert rows["C-late"].state == rows["C-ordered"].state == "closed"
+    assert rows["C-late"].verdict == rows["C-ordered"].verdict == "on_time"
+    assert rows["C-late"].limits == rows["C-ordered"].limits
+    assert logged == 8
+    assert "张三" not in names  # personal data never reaches monitoring's log
+
+
+def test_each_level_is_claimed_once_however_often_timers_fire(tmp_path: Path) -> None:
+    sessions, ctx = database(tmp_path), context()
+    start = datetime(2025, 9, 30, 10, tzinfo=SH)
+    deliver(sessions, ctx, [accepted("C-due", "320102000000", start)], datetime(2025, 9, 30, 3, tzinfo=UTC))
+    late = datetime(2025, 12, 31, tzinfo=UTC)  # past promised and legal limits
+    for _ in range(3):  # a restart, a replay, a second instance: the same timer fires again
+        with sessions.begin() as session:
+            handlers.fire_due(session, ctx, ["case:C-due:handling"], late)
+    with sessions() as session:
+        levels = sorted(r.level for r in session.execute(select(alert.c.level).where(alert.c.subject_no == "C-due")))
+        outbox = session.execute(select(func.count()).select_from(messaging.outbox).where(
+            messaging.outbox.c.event_type == "zwfw.supervision.alert_raised.v1")).scalar_one()
+        row = session.execute(select(supervision_clock).where(
+            supervision_clock.c.clock_id == "case:C-due:handling")).one()
+    assert levels == ["breach", "severe", "warning"]
+    assert outbox == 3
+    assert row.next_timer_at is None  # nothing left to arm

@@ -1,0 +1,125 @@
+"""Wires the clock engine to its timers, the live alert stream and calendar changes.
+
+One `SupervisionService` per process, kept in `runtime.extras["supervision"]`. Its background job arms
+every open clock's next timer from the database (so a restart loses nothing), then runs the timer
+runner; the timers each transaction decided are armed or cancelled only after it commits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.orm import Session
+
+from services.common.runtime import Runtime
+from services.monitoring import handlers
+from services.monitoring.domain.policies import PolicyTable
+from services.monitoring.timer_runner import TimerRunner, wall_clock_ms
+from services.monitoring.timers import TimerStore
+
+log = logging.getLogger(__name__)
+
+
+class AlertHub:
+    """Fans alerts out to live subscribers (server-sent events); a slow subscriber loses old alerts, not new."""
+
+    def __init__(self) -> None:
+        self._subscribers: set[asyncio.Queue[dict[str, Any]]] = set()
+
+    def publish(self, alert: dict[str, Any]) -> None:
+        for queue in list(self._subscribers):
+            if queue.full():
+                with contextlib.suppress(asyncio.QueueEmpty):
+                    queue.get_nowait()
+            queue.put_nowait(alert)
+
+    @contextlib.asynccontextmanager
+    async def subscribe(self) -> AsyncIterator[asyncio.Queue[dict[str, Any]]]:
+        queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(maxsize=1000)
+        self._subscribers.add(queue)
+        try:
+            yield queue
+        finally:
+            self._subscribers.discard(queue)
+
+
+class SupervisionService:
+    def __init__(self, runtime: Runtime, policies: PolicyTable, detector: handlers.AnomalyDetector | None) -> None:
+        self.runtime = runtime
+        self.ctx = handlers.Supervision(outbox=runtime.outbox, calendar=lambda: runtime.calendar,
+                                        policies=policies, detect_anomalies=detector)
+        self.hub = AlertHub()
+        self.runner = TimerRunner(TimerStore(), wall_clock_ms, self._fire)
+        self._loop: asyncio.AbstractEventLoop | None = None
+        event.listen(runtime.session_factory, "after_commit", self._after_commit)
+        event.listen(runtime.session_factory, "after_soft_rollback",
+                     lambda session, _tx: session.info.pop("supervision", None) if not session.in_transaction()
+                     else None)
+
+    # ---- after each commit (in the committing thread) -------------------------------------------------
+
+    def _after_commit(self, session: Session) -> None:
+        pending: handlers.AfterCommit | None = session.info.pop("supervision", None)
+        loop = self._loop
+        if pending is None or loop is None or loop.is_closed():
+            return  # before start-up the background job arms everything from the database anyway
+        loop.call_soon_threadsafe(self._apply, pending)
+
+    def _apply(self, pending: handlers.AfterCommit) -> None:
+        for clock_id, due_ms in pending.timers.items():
+            if due_ms is None:
+                self.runner.cancel(clock_id)
+            else:
+                self.runner.arm(clock_id, due_ms)
+        for alert in pending.alerts:
+            self.hub.publish(alert)
+
+    # ---- timers ------------------------------------------------------------------------------------------
+
+    async def _fire(self, batch: list[tuple[str, int]]) -> None:
+        """One transaction per batch: the claims and their outbox rows commit together or not at all."""
+        now = datetime.now(UTC)
+
+        def unit_of_work() -> None:
+            with self.runtime.session_factory.begin() as session:
+                handlers.fire_due(session, self.ctx, [key for key, _ in batch], now)
+
+        await asyncio.to_thread(unit_of_work)
+
+    async def run(self) -> None:
+        self._loop = asyncio.get_running_loop()
+
+        def load() -> list[tuple[str, int]]:
+            with self.runtime.read_session() as session:
+                return handlers.armed_timers(session)
+
+        armed = await asyncio.to_thread(load)
+        for key, due_ms in armed:
+            self.runner.arm(key, due_ms)
+        log.info("armed %d timers of open clocks", len(armed))
+        await self.runner.run()
+
+    # ---- calendar changes ----------------------------------------------------------------------------
+
+    async def recompute(self, provisional_only: bool = True) -> int:
+        """After a calendar year is loaded: rebuild the clocks whose deadlines it may move."""
+        now = datetime.now(UTC)
+
+        def unit_of_work() -> int:
+            with self.runtime.session_factory.begin() as session:
+                subjects = handlers.open_subjects(session, provisional_only)
+                for subject_type, subject_no in subjects:
+                    handlers.recompute_subject(session, self.ctx, subject_type, subject_no, now)
+                return len(subjects)
+
+        count = await asyncio.to_thread(unit_of_work)
+        log.info("recomputed %d subjects after a calendar change", count)
+        return count
+
+
