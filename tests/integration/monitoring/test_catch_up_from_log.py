@@ -99,3 +99,33 @@ def test_each_level_is_claimed_once_however_often_timers_fire(tmp_path: Path) ->
     assert levels == ["breach", "severe", "warning"]
     assert outbox == 3
     assert row.next_timer_at is None  # nothing left to arm
+
+
+def test_contradictory_events_are_kept_raise_anomalies_and_bend_no_clock(tmp_path: Path) -> None:
+    from services.common.contracts.case import CaseResumed
+
+    sessions, ctx = database(tmp_path), context()
+    start = datetime(2025, 9, 30, 10, tzinfo=SH)
+    now = datetime(2025, 10, 2, tzinfo=UTC)
+    events = case_events("C-odd", start)
+    completed = events[2]
+    deliver(sessions, ctx, [events[3], events[1]], now)
+    with sessions() as session:
+        clean = session.execute(select(supervision_clock.c.limits).where(
+            supervision_clock.c.clock_id == "case:C-odd:handling")).scalar_one()
+    resumed = CaseResumed(occurred_at=start + timedelta(hours=3), case_no="C-odd", suspension_id="never")
+    again = completed.model_copy(update={"occurred_at": completed.occurred_at + timedelta(hours=1)})
+    deliver(sessions, ctx, [resumed, completed, again], now)
+
+    with sessions() as session:
+        rules = {r.rule: r.evidence for r in session.execute(
+            select(alert.c.rule, alert.c.evidence).where(alert.c.level == "anomaly"))}
+        row = session.execute(select(supervision_clock).where(
+            supervision_clock.c.clock_id == "case:C-odd:handling")).one()
+        logged = session.execute(select(func.count()).select_from(subject_event).where(
+            subject_event.c.subject_no == "C-odd")).scalar_one()
+    assert {"resume_without_suspension", "ended_twice"} <= set(rules)
+    assert rules["resume_without_suspension"]["detail"]
+    assert logged == 5  # kept, all of them
+    assert row.limits == clean  # the resume without a suspension moved no deadline
+    assert row.ended_at == completed.occurred_at  # the first completion counts
