@@ -26,8 +26,10 @@ lint: install
 	$(PY) -m ruff check .
 	$(VENV)/bin/lint-imports --no-cache
 
-bench: install kafka-libs  ## prints the figures recorded in docs/benchmarks.md
+bench: install kafka-libs  ## prints the figures recorded in docs/benchmarks.md (about 10 minutes)
 	$(PY) -m tools.bench
+	$(PY) -m tools.bench_timers
+	$(PY) -m tools.bench_monitoring
 
 install: $(STAMP)
 
