@@ -50,6 +50,7 @@ class WorkingDayCalendar:
 
     def __post_init__(self) -> None:
         self.library_years = _library_years()
+        self._covered = frozenset(self.library_years | set(self.loaded_years))  # asked on every deadline
         days = (_INDEX_END - _INDEX_START).days + 1
         self._cumulative: list[int] = []
         count = 0
@@ -60,10 +61,10 @@ class WorkingDayCalendar:
 
     @property
     def covered_years(self) -> set[int]:
-        return self.library_years | set(self.loaded_years)
+        return set(self._covered)
 
     def is_covered(self, year: int) -> bool:
-        return year in self.covered_years
+        return year in self._covered
 
     def _is_workday_raw(self, day: date) -> bool:
         schedule = self.loaded_years.get(day.year)

@@ -14,10 +14,10 @@ from services.monitoring.wiring import supervision_of
 
 
 def _handlers(runtime: Runtime) -> HandlerMap:
-    ctx = supervision_of(runtime).ctx
+    supervision_of(runtime)  # registers the flush that rebuilds the batch's subjects before each commit
 
     def handle(session: Session, envelope: Envelope, payload: Any) -> None:
-        handlers.record_event(session, ctx, envelope, payload)
+        handlers.log_event(session, envelope, payload)
 
     # Registered for every type of these topics, not just the clock-moving ones, so the log holds them all.
     return {t: handle for types in handlers.event_types().values() for t in types}

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -91,32 +91,64 @@ def event_types() -> dict[Topic, list[str]]:
 
 # ---- events --------------------------------------------------------------------------------------------
 
-def record_event(session: Session, ctx: Supervision, envelope: Envelope, event: EventPayload,
-                 now: datetime | None = None) -> None:
-    """Logs the event, then rebuilds its subject's clocks and raises what is due."""
-    now = now or datetime.now(UTC)
+@dataclass
+class Batch:
+    """Events logged in this transaction, written and applied together just before it commits."""
+
+    events: list[dict[str, Any]] = field(default_factory=list)
+    ratings: list[dict[str, Any]] = field(default_factory=list)
+    dirty: dict[str, str] = field(default_factory=dict)  # subject no → subject type
+
+
+def batch_of(session: Session) -> Batch:
+    batch: Batch | None = session.info.get("supervision_batch")
+    if batch is None:
+        batch = session.info["supervision_batch"] = Batch()
+    return batch
+
+
+def log_event(session: Session, envelope: Envelope, event: EventPayload) -> None:
+    """Buffers the event; `flush` writes the buffer and rebuilds each touched subject once."""
     subject_type = SUBJECT_TYPES[event.topic]
-    subject_no = event.subject()
-    if session.execute(select(subject_event.c.id).where(subject_event.c.event_id == envelope.id)).first():
-        return
     payload = event.model_dump(mode="json")
     if "applicant" in payload:
         payload["applicant"] = _ANONYMOUS
-    session.execute(insert(subject_event).values(
-        event_id=envelope.id, subject_type=subject_type, subject_no=subject_no, event_type=envelope.type,
+    batch = batch_of(session)
+    batch.events.append(dict(
+        event_id=envelope.id, subject_type=subject_type, subject_no=event.subject(), event_type=envelope.type,
         occurred_at=event.occurred_at, recorded_at=envelope.recorded_at, payload=payload,
     ))
+    batch.dirty[event.subject()] = subject_type
     if isinstance(event, RatingSubmitted):
-        session.execute(insert(rating).values(rating_no=event.rating_no, case_no=event.case_no,
-                                              region_code=event.region_code, level=event.level,
-                                              submitted_at=event.occurred_at))
-    recompute_subject(session, ctx, subject_type, subject_no, now)
+        batch.ratings.append(dict(rating_no=event.rating_no, case_no=event.case_no, region_code=event.region_code,
+                                  level=event.level, submitted_at=event.occurred_at))
 
 
-def load_events(session: Session, subject_no: str) -> list[Recorded]:
-    rows = session.execute(
-        select(subject_event).where(subject_event.c.subject_no == subject_no).order_by(subject_event.c.id)
-    ).all()
+def flush(session: Session, ctx: Supervision, now: datetime | None = None) -> None:
+    """Writes the buffered events (a replayed id is skipped) and rebuilds their subjects, once each."""
+    batch: Batch | None = session.info.pop("supervision_batch", None)
+    if batch is None or not batch.events:
+        return
+    now = now or datetime.now(UTC)
+    session.execute(_insert_ignoring(session, subject_event, ["event_id"]), batch.events)
+    if batch.ratings:
+        session.execute(_insert_ignoring(session, rating, ["rating_no"]), batch.ratings)
+    recompute_subjects(session, ctx, batch.dirty, now)
+
+
+def record_event(session: Session, ctx: Supervision, envelope: Envelope, event: EventPayload,
+                 now: datetime | None = None) -> None:
+    """Logs one event and rebuilds its subject at once (the batched consumer uses log_event + flush)."""
+    log_event(session, envelope, event)
+    flush(session, ctx, now)
+
+
+def _insert_ignoring(session: Session, table: Any, keys: list[str]) -> Any:
+    dialect_insert = postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    return dialect_insert(table).on_conflict_do_nothing(index_elements=keys)
+
+
+def _recorded(rows: list[Any]) -> list[Recorded]:
     recorded = []
     for row in rows:
         model = REGISTRY.get(row.event_type)
@@ -125,62 +157,113 @@ def load_events(session: Session, subject_no: str) -> list[Recorded]:
     return recorded
 
 
+def load_events(session: Session, subject_nos: list[str]) -> dict[str, list[Any]]:
+    """The logged events of these subjects, one query per 500, in log order."""
+    found: dict[str, list[Any]] = {no: [] for no in subject_nos}
+    for i in range(0, len(subject_nos), 500):
+        chunk = subject_nos[i:i + 500]
+        for row in session.execute(select(subject_event).where(subject_event.c.subject_no.in_(chunk))
+                                   .order_by(subject_event.c.id)):
+            found[row.subject_no].append(row)
+    return found
+
+
 def build_subject(session: Session, subject_type: str, subject_no: str) -> tuple[list[Recorded], Subject]:
-    events = [e for e in load_events(session, subject_no) if SUBJECT_TYPES[e.payload.topic] == subject_type]
+    rows = [r for r in load_events(session, [subject_no])[subject_no] if r.subject_type == subject_type]
+    events = _recorded(rows)
     return events, _BUILDERS[subject_type](events)
 
 
 def recompute_subject(session: Session, ctx: Supervision, subject_type: str, subject_no: str,
-                      now: datetime) -> list[Clock]:
-    """Rebuilds the subject's clocks from its log and stores them; raises anomalies and due levels."""
-    events, subject = build_subject(session, subject_type, subject_no)
+                      now: datetime) -> None:
+    recompute_subjects(session, ctx, {subject_no: subject_type}, now)
+
+
+def recompute_subjects(session: Session, ctx: Supervision, subjects: dict[str, str], now: datetime) -> None:
+    """Rebuilds these subjects' clocks from their logs and stores them; raises anomalies found."""
     calendar = ctx.calendar()
-    for clock in subject.clocks.values():
-        _store_clock(session, ctx, subject_type, clock, calendar, now)
-    for contradiction in subject.contradictions:
-        _raise_contradiction(session, ctx, subject_no, subject, contradiction, now)
-    if subject_type == "case" and ctx.detect_anomalies is not None:
-        for anomaly in ctx.detect_anomalies(events, subject, calendar, now):
+    subject_nos = list(subjects)
+    logged = load_events(session, subject_nos)
+    known: dict[str, str] = {}
+    claimed: dict[str, set[str]] = {}
+    for i in range(0, len(subject_nos), 500):
+        chunk = subject_nos[i:i + 500]
+        for row in session.execute(select(supervision_clock.c.clock_id, supervision_clock.c.state)
+                                   .where(supervision_clock.c.subject_no.in_(chunk))):
+            known[row.clock_id] = row.state
+        for row in session.execute(select(alert.c.clock_id, alert.c.level)
+                                   .where(alert.c.subject_no.in_(chunk), alert.c.clock_id.is_not(None))):
+            claimed.setdefault(row.clock_id, set()).add(row.level)
+    inserts: list[dict[str, Any]] = []
+    updates: list[dict[str, Any]] = []
+    closed: list[tuple[Clock, dict[str, Any]]] = []
+    for subject_no, subject_type in subjects.items():
+        try:
+            events = _recorded([r for r in logged[subject_no] if r.subject_type == subject_type])
+            subject = _BUILDERS[subject_type](events)
+            rows = [(clock, _clock_values(ctx, subject_type, clock, calendar, claimed.get(clock.clock_id, set()), now))
+                    for clock in subject.clocks.values()]
+            anomalies = (ctx.detect_anomalies(events, subject, calendar, now)
+                         if subject_type == "case" and ctx.detect_anomalies is not None else [])
+        except Exception:
+            # A bug in a rule must not stall the partition: the events are logged, the next one retries.
+            log.exception("rebuilding %s %s failed; its clocks keep their last state", subject_type, subject_no)
+            continue
+        for clock, values in rows:
+            before = known.get(clock.clock_id)
+            (inserts if before is None else updates).append({"clock_id": clock.clock_id, **values})
+            after_commit(session).timers[clock.clock_id] = (
+                int(values["next_timer_at"].timestamp() * 1000) if values["next_timer_at"] is not None else None)
+            if clock.state is ClockState.closed and before != ClockState.closed.value:
+                closed.append((clock, values))
+        for contradiction in subject.contradictions:
+            _raise_contradiction(session, ctx, subject_no, subject, contradiction, now)
+        for anomaly in anomalies:
             _raise_anomaly(session, ctx, anomaly, subject, now)
-    return list(subject.clocks.values())
+    _closed(session, ctx, closed)
+    if inserts:
+        session.execute(insert(supervision_clock), inserts)
+    if updates:
+        columns = {k: bindparam(f"v_{k}") for k in updates[0] if k != "clock_id"}
+        session.execute(
+            update(supervision_clock).where(supervision_clock.c.clock_id == bindparam("v_clock_id")).values(columns),
+            [{f"v_{k}": v for k, v in row.items()} for row in updates],
+        )
 
 
-def _store_clock(session: Session, ctx: Supervision, subject_type: str, clock: Clock,
-                 calendar: WorkingDayCalendar, now: datetime) -> None:
+def _clock_values(ctx: Supervision, subject_type: str, clock: Clock, calendar: WorkingDayCalendar,
+                  claimed: set[str], now: datetime) -> dict[str, Any]:
     policy = ctx.policies.for_clock(clock.item_type, clock.region_code)
-    before = session.execute(
-        select(supervision_clock.c.state).where(supervision_clock.c.clock_id == clock.clock_id)
-    ).first()
     instants = clock.level_instants(calendar, policy) if clock.state is not ClockState.closed else {}
-    claimed = _claimed_levels(session, clock.clock_id)
-    pending = {lvl: at for lvl, at in instants.items() if lvl.value not in claimed}
-    next_at = min(pending.values()) if pending else None
+    pending = [at for lvl, at in instants.items() if lvl.value not in claimed]
     verdict = clock.verdict(calendar)
     used_days, ratio = _closing_figures(clock, calendar, now)
-    values: dict[str, Any] = dict(
+    return dict(
         subject_type=subject_type, subject_no=clock.subject_no, kind=clock.kind.value, label=clock.label[:200],
         region_code=clock.region_code, department=clock.department, item_type=clock.item_type,
         state=clock.state.value, started_at=clock.started_at, ended_at=clock.ended_at,
         end_reason=clock.end_reason, verdict=verdict.value if verdict else None,
         provisional=clock.provisional(calendar), limits=_limits_json(clock, calendar),
         level_instants={lvl.value: at.isoformat() for lvl, at in instants.items()},
-        used_days=used_days, speed_up_ratio=ratio, next_timer_at=next_at, updated_at=now,
+        used_days=used_days, speed_up_ratio=ratio, next_timer_at=min(pending) if pending else None,
+        updated_at=now,
     )
-    if before is None:
-        session.execute(insert(supervision_clock).values(clock_id=clock.clock_id, **values))
-    else:
-        session.execute(update(supervision_clock).where(supervision_clock.c.clock_id == clock.clock_id)
-                        .values(**values))
-    after_commit(session).timers[clock.clock_id] = (
-        int(next_at.timestamp() * 1000) if next_at is not None else None)
-    if clock.state is ClockState.closed and (before is None or before.state != ClockState.closed.value):
-        session.execute(update(alert).where(alert.c.clock_id == clock.clock_id, alert.c.status == "open")
+
+
+def _closed(session: Session, ctx: Supervision, closed: list[tuple[Clock, dict[str, Any]]]) -> None:
+    """Clocks that just ended: their open alerts close and ClockClosed goes out, once each."""
+    if not closed:
+        return
+    ids = [clock.clock_id for clock, _ in closed]
+    for i in range(0, len(ids), 500):
+        session.execute(update(alert).where(alert.c.clock_id.in_(ids[i:i + 500]), alert.c.status == "open")
                         .values(status="closed"))
-        assert clock.ended_at is not None and verdict is not None
-        ctx.outbox.emit(session, ClockClosed(
-            occurred_at=clock.ended_at, subject_no=clock.subject_no, clock_id=clock.clock_id,
-            verdict=verdict.value, used_working_days=float(used_days or 0.0), speed_up_ratio=ratio,
-        ))
+    ctx.outbox.emit_many(session, [
+        ClockClosed(occurred_at=clock.ended_at or values["updated_at"], subject_no=clock.subject_no,
+                    clock_id=clock.clock_id, verdict=values["verdict"] or "",
+                    used_working_days=float(values["used_days"] or 0.0), speed_up_ratio=values["speed_up_ratio"])
+        for clock, values in closed
+    ])
 
 
 def _limits_json(clock: Clock, calendar: WorkingDayCalendar) -> list[dict[str, Any]]:

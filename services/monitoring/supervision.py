@@ -57,12 +57,17 @@ class SupervisionService:
         self.hub = AlertHub()
         self.runner = TimerRunner(TimerStore(), wall_clock_ms, self._fire)
         self._loop: asyncio.AbstractEventLoop | None = None
+        event.listen(runtime.session_factory, "before_commit", self._before_commit)
         event.listen(runtime.session_factory, "after_commit", self._after_commit)
         event.listen(runtime.session_factory, "after_soft_rollback",
                      lambda session, _tx: session.info.pop("supervision", None) if not session.in_transaction()
                      else None)
 
-    # ---- after each commit (in the committing thread) -------------------------------------------------
+    # ---- around each commit (in the committing thread) ------------------------------------------------
+
+    def _before_commit(self, session: Session) -> None:
+        # One rebuild per subject per consumer batch, however many of its events the batch holds.
+        handlers.flush(session, self.ctx)
 
     def _after_commit(self, session: Session) -> None:
         pending: handlers.AfterCommit | None = session.info.pop("supervision", None)

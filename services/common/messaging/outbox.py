@@ -26,23 +26,28 @@ class Outbox:
         self._listeners: list[Any] = []
 
     def emit(self, session: Session, payload: EventPayload, recorded_at: datetime | None = None) -> Envelope:
-        envelope = Envelope.wrap(payload, source=self.source, recorded_at=recorded_at)
-        key, value, headers = envelope.to_kafka()
-        session.execute(
-            insert(self.tables.outbox).values(
-                event_id=envelope.id,
-                topic=payload.topic.name_with(self.topic_prefix),
-                key=key.decode(),
-                event_type=envelope.type,
-                headers=[[k, v.decode()] for k, v in headers],
-                payload=value,
-                # Stored so the relay publishes under the trace of the request that caused the event.
-                traceparent=current_traceparent(),
-                created_at=datetime.now(UTC),
-            )
-        )
+        return self.emit_many(session, [payload], recorded_at)[0]
+
+    def emit_many(self, session: Session, payloads: list[EventPayload],
+                  recorded_at: datetime | None = None) -> list[Envelope]:
+        """Several events in one statement (a burst of alerts); their order is the outbox order."""
+        if not payloads:
+            return []
+        # Stored so the relay publishes under the trace of the request that caused the events.
+        traceparent, created_at = current_traceparent(), datetime.now(UTC)
+        envelopes, rows = [], []
+        for payload in payloads:
+            envelope = Envelope.wrap(payload, source=self.source, recorded_at=recorded_at)
+            key, value, headers = envelope.to_kafka()
+            envelopes.append(envelope)
+            rows.append(dict(
+                event_id=envelope.id, topic=payload.topic.name_with(self.topic_prefix), key=key.decode(),
+                event_type=envelope.type, headers=[[k, v.decode()] for k, v in headers], payload=value,
+                traceparent=traceparent, created_at=created_at,
+            ))
+        session.execute(insert(self.tables.outbox), rows)
         session.info[_PENDING] = True
-        return envelope
+        return envelopes
 
     def on_commit(self, session_factory: sessionmaker[Any], callback: Any) -> None:
         """Calls `callback()` after each commit that wrote outbox rows (in the committing thread)."""
