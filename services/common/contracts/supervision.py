@@ -15,6 +15,7 @@ class AlertLevel(StrEnum):
     warning = "warning"  # 预警
     breach = "breach"  # 黄牌: promised limit passed
     severe = "severe"  # 红牌: legal limit passed
+    anomaly = "anomaly"  # 异常: an anomaly rule matched (事后补录, 一次性告知 broken …)
 
 
 class _SupervisionEvent(EventPayload):
