@@ -7,10 +7,11 @@ about 8x the requests of one using httpx's default transport (docs/decisions.md)
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 
 import aiohttp
 from fastapi import Request
-from fastapi.responses import Response
+from fastapi.responses import Response, StreamingResponse
 
 from services.common.problems import problem_response
 
@@ -36,11 +37,14 @@ async def forward(
     attempts = 2 if request.method in _IDEMPOTENT else 1  # never repeat a POST: it may have been applied
     for attempt in range(attempts):
         try:
-            async with session.request(request.method, url, data=body or None, headers=headers,
-                                       allow_redirects=False) as upstream:
+            upstream = await session.request(request.method, url, data=body or None, headers=headers,
+                                             allow_redirects=False)
+            out_headers = {k: v for k, v in upstream.headers.items() if k.lower() not in _DROP_RESPONSE}
+            if upstream.headers.get("content-type", "").startswith("text/event-stream"):
+                return _stream(upstream, out_headers)
+            async with upstream:
                 content = await upstream.read()
-                out_headers = {k: v for k, v in upstream.headers.items() if k.lower() not in _DROP_RESPONSE}
-                return Response(content=content, status_code=upstream.status, headers=out_headers)
+            return Response(content=content, status_code=upstream.status, headers=out_headers)
         except (aiohttp.ClientConnectorError, aiohttp.ServerDisconnectedError) as exc:
             if attempt + 1 < attempts:
                 await asyncio.sleep(0.05)
@@ -55,3 +59,17 @@ async def forward(
             return problem_response(502, "bad-gateway", f"后端服务 {backend} 返回异常：{type(exc).__name__}",
                                     request.url.path)
     raise AssertionError("unreachable")
+
+
+def _stream(upstream: aiohttp.ClientResponse, headers: dict[str, str]) -> StreamingResponse:
+    """Server-sent events (monitoring's live alerts) pass through as they come, not buffered."""
+
+    async def chunks() -> AsyncIterator[bytes]:
+        try:
+            async for chunk in upstream.content.iter_any():
+                yield chunk
+        finally:
+            upstream.release()
+
+    return StreamingResponse(chunks(), status_code=upstream.status, headers=headers,
+                             media_type="text/event-stream")
