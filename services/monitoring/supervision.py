@@ -18,6 +18,7 @@ from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from services.common.runtime import Runtime
+from services.common.workdays import SHANGHAI
 from services.monitoring import handlers
 from services.monitoring.domain.policies import PolicyTable
 from services.monitoring.timer_runner import TimerRunner, wall_clock_ms
@@ -104,6 +105,12 @@ class SupervisionService:
             with self.runtime.read_session() as session:
                 return handlers.armed_timers(session)
 
+        today = datetime.now(UTC).astimezone(SHANGHAI).date()
+        missing = self.runtime.calendar.missing_next_year(today)
+        if missing is not None:
+            # domain.md §1: from 1 November, deadlines reaching into next year are provisional until it is loaded.
+            log.warning("the %d working-day calendar is not loaded; deadlines in %d are provisional "
+                        "(PUT /api/v1/monitoring/calendar/years/%d)", missing, missing, missing)
         armed = await asyncio.to_thread(load)
         for key, due_ms in armed:
             self.runner.arm(key, due_ms)
