@@ -292,15 +292,19 @@ async def run_platform(out: list[str]) -> None:
                f"{psutil.virtual_memory().total / 2**30:.0f} GiB, Python {host.python_version()}; "
                f"scale {SCALE:g} (BENCH_MONITORING_SCALE); data in {data}")
     t_boot = time.monotonic()
-    await asyncio.to_thread(platform.start_kafka, os.environ.get("KAFKA_BOOTSTRAP_SERVERS"))
-    await asyncio.to_thread(platform.migrate)
+    try:
+        await asyncio.to_thread(platform.start_kafka, os.environ.get("KAFKA_BOOTSTRAP_SERVERS"))
+        await asyncio.to_thread(platform.migrate)
+    except BaseException:
+        await asyncio.to_thread(platform.stop)
+        raise
     bootstrap = platform.bootstrap_servers
     out.append(f"Kafka up and databases migrated in {time.monotonic() - t_boot:.1f} s")
     reader = SupervisionReader(bootstrap, Topic.supervision.name_with(prefix))
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    await reader.start()
     try:
+        await admin.start()
+        await reader.start()
         # ---- 1. ingest -------------------------------------------------------------------------------------
         base = datetime.now(UTC) - timedelta(minutes=50)
         events: list[EventPayload] = []
