@@ -59,7 +59,7 @@ alert = Table(
     metadata,
     Column("alert_no", String(40), primary_key=True),
     Column("claim", String(300), nullable=False, unique=True),
-    Column("clock_id", String(160)),
+    Column("clock_id", String(160), index=True),  # which levels a clock has raised, asked per timer batch
     Column("subject_no", String(64), nullable=False, index=True),
     Column("level", String(16), nullable=False, index=True),  # warning / breach / severe / anomaly
     Column("rule", String(64), nullable=False, index=True),
