@@ -67,7 +67,10 @@ class SupervisionService:
     # ---- around each commit (in the committing thread) ------------------------------------------------
 
     def _before_commit(self, session: Session) -> None:
-        # One rebuild per subject per consumer batch, however many of its events the batch holds.
+        # One rebuild per subject per consumer batch, however many of its events the batch holds. SQLAlchemy
+        # calls this for the consumer's per-event savepoints too: only the outer commit flushes.
+        if session.in_nested_transaction():
+            return
         handlers.flush(session, self.ctx)
 
     def _after_commit(self, session: Session) -> None:
