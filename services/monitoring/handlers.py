@@ -27,7 +27,7 @@ from services.common.contracts.payloads import EventPayload, LimitUnit
 from services.common.contracts.registry import REGISTRY
 from services.common.contracts.supervision import AlertLevel, AlertRaised, ClockClosed
 from services.common.contracts.topics import Topic
-from services.common.messaging import Outbox
+from services.common.messaging import Outbox, PermanentEventError
 from services.common.workdays import WorkingDayCalendar
 from services.monitoring.adapters.tables import alert, rating, subject_event, supervision_clock
 from services.monitoring.domain.budget import DAY_SECONDS
@@ -110,6 +110,10 @@ def batch_of(session: Session) -> Batch:
 def log_event(session: Session, envelope: Envelope, event: EventPayload) -> None:
     """Buffers the event; `flush` writes the buffer and rebuilds each touched subject once."""
     subject_type = SUBJECT_TYPES[event.topic]
+    if len(event.subject()) > 64:
+        # Refused here, inside the event's own savepoint, so it is dead-lettered alone; written later by the
+        # batch's flush it would fail every event of the batch on PostgreSQL.
+        raise PermanentEventError(f"subject number longer than 64 characters: {event.subject()[:80]}")
     payload = event.model_dump(mode="json")
     if "applicant" in payload:
         payload["applicant"] = _ANONYMOUS
@@ -240,7 +244,8 @@ def _clock_values(ctx: Supervision, subject_type: str, clock: Clock, calendar: W
     used_days, ratio = _closing_figures(clock, calendar, now)
     return dict(
         subject_type=subject_type, subject_no=clock.subject_no, kind=clock.kind.value, label=clock.label[:200],
-        region_code=clock.region_code, department=clock.department, item_type=clock.item_type,
+        # Cut to the columns' widths: a producer's over-long field must not fail the whole batch on PostgreSQL.
+        region_code=clock.region_code[:12], department=clock.department[:200], item_type=clock.item_type[:4],
         state=clock.state.value, started_at=clock.started_at, ended_at=clock.ended_at,
         end_reason=clock.end_reason, verdict=verdict.value if verdict else None,
         provisional=clock.provisional(calendar), limits=_limits_json(clock, calendar),
@@ -324,8 +329,8 @@ def _raise_many(session: Session, ctx: Supervision, alerts: list[dict[str, Any]]
 
 def _alert(*, claim: str, clock_id: str | None, subject_no: str, level: str, rule: str, title: str,
            region_code: str, department: str, due_at: datetime | None, evidence: dict[str, str]) -> dict[str, Any]:
-    return dict(claim=claim[:300], clock_id=clock_id, subject_no=subject_no, level=level, rule=rule,
-                title=title[:200], region_code=region_code, department=department, due_at=due_at,
+    return dict(claim=claim[:300], clock_id=clock_id, subject_no=subject_no, level=level, rule=rule[:64],
+                title=title[:200], region_code=region_code[:12], department=department[:200], due_at=due_at,
                 evidence=evidence)
 
 
