@@ -13,7 +13,7 @@ import logging
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import bindparam, insert, select, update
@@ -55,6 +55,12 @@ _BUILDERS: dict[str, Callable[[list[Recorded]], Subject]] = {
 _LEVEL_TITLES = {Level.warning: "预警", Level.breach: "黄牌：超过承诺时限", Level.severe: "红牌：超过法定时限"}
 # Personal data monitoring never needs: replaced before the event is logged (the models still validate).
 _ANONYMOUS = {"applicant_type": "9", "name": "-", "id_type": "uscc", "id_number": "-", "phone": ""}
+
+_UNIT_SECONDS = {LimitUnit.working_days: DAY_SECONDS, LimitUnit.calendar_days: DAY_SECONDS,
+                 LimitUnit.hours: 3600, LimitUnit.minutes: 60}
+_DAY_UNITS = (LimitUnit.working_days, LimitUnit.calendar_days)
+# An event dated this far after it was recorded is kept and raised as an anomaly, but moves no clock.
+_FUTURE_TOLERANCE = timedelta(minutes=5)
 
 AnomalyDetector = Callable[[list[Recorded], Subject, WorkingDayCalendar, datetime], list[Any]]
 
@@ -110,10 +116,10 @@ def batch_of(session: Session) -> Batch:
 def log_event(session: Session, envelope: Envelope, event: EventPayload) -> None:
     """Buffers the event; `flush` writes the buffer and rebuilds each touched subject once."""
     subject_type = SUBJECT_TYPES[event.topic]
-    if len(event.subject()) > 64:
+    if len(event.subject()) > 64 or len(str(getattr(event, "task_id", ""))) > 64:
         # Refused here, inside the event's own savepoint, so it is dead-lettered alone; written later by the
         # batch's flush it would fail every event of the batch on PostgreSQL.
-        raise PermanentEventError(f"subject number longer than 64 characters: {event.subject()[:80]}")
+        raise PermanentEventError("subject number or task id longer than 64 characters")
     payload = event.model_dump(mode="json")
     if "applicant" in payload:
         payload["applicant"] = _ANONYMOUS
@@ -205,7 +211,8 @@ def recompute_subjects(session: Session, ctx: Supervision, subjects: dict[str, s
     for subject_no, subject_type in subjects.items():
         try:
             events = _recorded([r for r in logged[subject_no] if r.subject_type == subject_type])
-            subject = _BUILDERS[subject_type](events)
+            subject = _BUILDERS[subject_type](
+                [e for e in events if e.payload.occurred_at <= e.recorded_at + _FUTURE_TOLERANCE])
             rows = [(clock, _clock_values(ctx, subject_type, clock, calendar, claimed.get(clock.clock_id, set()), now))
                     for clock in subject.clocks.values()]
             anomalies = (ctx.detect_anomalies(events, subject, calendar, now)
@@ -238,7 +245,7 @@ def recompute_subjects(session: Session, ctx: Supervision, subjects: dict[str, s
 def _clock_values(ctx: Supervision, subject_type: str, clock: Clock, calendar: WorkingDayCalendar,
                   claimed: set[str], now: datetime) -> dict[str, Any]:
     policy = ctx.policies.for_clock(clock.item_type, clock.region_code)
-    instants = clock.level_instants(calendar, policy) if clock.state is not ClockState.closed else {}
+    instants = clock.level_instants(calendar, policy)
     pending = [at for lvl, at in instants.items() if lvl.value not in claimed]
     verdict = clock.verdict(calendar)
     used_days, ratio = _closing_figures(clock, calendar, now)
@@ -288,13 +295,13 @@ def _closing_figures(clock: Clock, calendar: WorkingDayCalendar, now: datetime) 
     if not clock.limits:
         return None, None
     first = clock.limits[0]
-    unit_seconds = DAY_SECONDS if first.limit.unit in (LimitUnit.working_days, LimitUnit.calendar_days) else 3600
-    used = clock.used_seconds(first, clock.ended_at or now, calendar) / unit_seconds
+    used = clock.used_seconds(first, clock.ended_at or now, calendar) / _UNIT_SECONDS[first.limit.unit]
     legal = next((s for s in clock.limits if s.level is Level.severe), None)
     ratio = None
     if clock.ended_at is not None and legal is not None and clock.end_reason != "withdrawn":
         limit = clock.effective_limit(legal)
-        if limit.value > 0 and limit.unit is first.limit.unit:
+        # docs/metrics.md: the speed-up ratio is defined for day limits of one unit only.
+        if limit.value > 0 and limit.unit is first.limit.unit and limit.unit in _DAY_UNITS:
             ratio = round((limit.value - used) / limit.value, 4)
     return round(used, 4), ratio
 
@@ -303,6 +310,7 @@ def _closing_figures(clock: Clock, calendar: WorkingDayCalendar, now: datetime) 
 
 def _raise_many(session: Session, ctx: Supervision, alerts: list[dict[str, Any]], now: datetime) -> int:
     """Inserts the alerts whose claims are new, in one statement, and their AlertRaised rows in another."""
+    alerts = list({a["claim"]: a for a in reversed(alerts)}.values())[::-1]  # one per claim, the first kept
     if not alerts:
         return 0
     for values in alerts:
@@ -351,9 +359,6 @@ def fire_due(session: Session, ctx: Supervision, clock_ids: list[str], now: date
         alerts: list[dict[str, Any]] = []
         next_timers: list[dict[str, Any]] = []
         for row in rows:
-            if row.state == ClockState.closed.value:
-                after_commit(session).timers[row.clock_id] = None
-                continue
             remaining: list[datetime] = []
             for level_name, at_iso in row.level_instants.items():
                 if level_name in claimed.get(row.clock_id, set()):

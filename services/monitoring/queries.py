@@ -238,10 +238,11 @@ def statistics(session: Session, principal: Principal, region_code: str | None, 
     promised = [p for r in completed_rows if (p := _promised_speed_up(r)) is not None]
     open_rows = session.execute(base.where(c.state != ClockState.closed.value)).all()
     open_overdue = sum(1 for r in open_rows if _passed(r, "promised", now))
-    alerts_by = session.execute(
-        select(alert.c.level, alert.c.rule, func.count()).where(
-            alert.c.region_code.startswith(scope, autoescape=True), alert.c.raised_at >= lo,
-            alert.c.raised_at < hi).group_by(alert.c.level, alert.c.rule)).all()
+    alerts_stmt = select(alert.c.level, alert.c.rule, func.count()).where(
+        alert.c.region_code.startswith(scope, autoescape=True), alert.c.raised_at >= lo, alert.c.raised_at < hi)
+    if department:
+        alerts_stmt = alerts_stmt.where(alert.c.department == department)
+    alerts_by = session.execute(alerts_stmt.group_by(alert.c.level, alert.c.rule)).all()
     ratings = session.execute(select(rating.c.level).where(
         rating.c.region_code.startswith(scope, autoescape=True), rating.c.submitted_at >= lo,
         rating.c.submitted_at < hi)).scalars().all()

@@ -178,26 +178,32 @@ class Clock:
         return by_share
 
     def level_instants(self, calendar: WorkingDayCalendar, policy: WarningPolicy) -> dict[Level, datetime]:
-        """When each level is (or was) reached on the current ledger; a paused clock reaches nothing new."""
+        """When each level is (or was) reached on the current ledger; a paused clock reaches nothing new.
+
+        For a closed clock, the levels it reached before it ended: an end recorded after a level fell due
+        (monitoring down at that instant, a back-filled completion) must still raise that level.
+        """
         instants: dict[Level, datetime] = {}
         if not self.limits:
             return instants
+        ledger = self.ledger() if self.ended_at is None else self._ledger_as_if_running()
         first = self.limits[0]
         limit = self.effective_limit(first)
         budget = budget_seconds(limit)
         threshold = self.warning_threshold(first, policy)
         if 0 < threshold < budget:
             axis = Axis(limit.unit, calendar)
-            at = instant_when_used(axis, counting_origin(self.budget_start, limit.unit), self.ledger(),
-                                   budget - threshold)
+            at = instant_when_used(axis, counting_origin(self.budget_start, limit.unit), ledger, budget - threshold)
             if at is not None:
                 instants[Level.warning] = at
         for spec in self.limits:
-            due = self.deadline(spec, calendar) if self.ended_at is None else None
+            due = self.deadline(spec, calendar)
             if due is None:
                 continue
             previous = instants.get(spec.level)
             instants[spec.level] = due.due_at if previous is None else min(previous, due.due_at)
+        if self.ended_at is not None:
+            instants = {lvl: at for lvl, at in instants.items() if at < self.ended_at}
         return instants
 
     def level_at(self, now: datetime, calendar: WorkingDayCalendar, policy: WarningPolicy) -> Level:

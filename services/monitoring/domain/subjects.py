@@ -138,6 +138,8 @@ def case_subject(events: Iterable[Recorded]) -> Subject:
             case SupplementRequested() if p.stage == "acceptance":
                 _end(clocks, f"case:{p.case_no}:acceptance", at, "notice_issued")  # 一次性告知 issued in time
             case SupplementRequested():
+                if "supplement" in case_pauses:
+                    continue  # already waiting for the applicant: a second notice breaks 一次性告知, not the clock
                 pause = Pause(f"supplement:{e.event_id}", "applicant_supplement", at)
                 case_pauses["supplement"] = pause
                 pause_all(pause)
@@ -237,8 +239,9 @@ def request_subject(events: Iterable[Recorded]) -> Subject:
             case _ if clock is None:
                 subject.contradictions.append(Contradiction("unknown_request", e.event_id, "申请尚未登记"))
             case RequestSupplementRequested():
-                consultations["supplement"] = Pause("supplement", "applicant_supplement", at)
-                clock.pauses.append(consultations["supplement"])
+                if "supplement" not in consultations:  # one open wait for the applicant at a time
+                    consultations["supplement"] = Pause("supplement", "applicant_supplement", at)
+                    clock.pauses.append(consultations["supplement"])
             case RequestSupplemented():
                 pause = consultations.pop("supplement", None)
                 if pause is not None:

@@ -273,3 +273,24 @@ def test_what_if_suspended_moves_the_legal_deadline() -> None:
     assert due(clock, "legal") == sh(2025, 4, 1)
     assert due(projected, "legal") == sh(2025, 4, 9)  # five working days later (Apr 4 is Qingming)
     assert clock.pauses == []  # the real clock is untouched
+
+
+def test_a_second_supplement_notice_does_not_leave_the_clock_paused() -> None:
+    from services.common.contracts.case import MissingMaterial, SupplementRequested, SupplementSupplied
+
+    def notice(at: datetime, code: str) -> SupplementRequested:
+        return SupplementRequested(occurred_at=at, case_no="C1", stage="review", notice_no=code, actor=ACTOR,
+                                   missing=[MissingMaterial(code=code, name=code, reason="未提交")])
+
+    clock = handling([accepted(sh(2025, 3, 3, 10)), notice(sh(2025, 3, 4, 10), "M1"), notice(sh(2025, 3, 5, 10), "M2"),
+                      SupplementSupplied(occurred_at=sh(2025, 3, 6, 10), case_no="C1", stage="review")])
+    assert clock.state is ClockState.running
+    assert due(clock) is not None
+
+
+def test_a_closed_clock_keeps_the_levels_it_reached_before_its_end() -> None:
+    """A completion recorded after the breach fell due must still raise the breach, once."""
+    done = handling([accepted(sh(2025, 9, 30, 15), promised=5, legal=10),
+                     CaseCompleted(occurred_at=sh(2025, 10, 16, 9), case_no="C1", item_code="I", item_name="n",
+                                   region_code="320102000000", result="approve")])
+    assert set(done.level_instants(CAL, _policy())) == {Level.warning, Level.breach}
