@@ -157,6 +157,7 @@ def submit_application(
         materials=received, legal_limit=item.legal_limit, promised_limit=item.promised_limit, joint=item.joint,
         case_type=item.case_type, received_at=now, promised_due_date=record["promised_due_date"], clerk=clerk,
         receipt_no=document_no, process=item.process, publish_results=item.publish_results,
+        fee_charged=item.fee_charged,
     ))
     record["item_name"] = item.name
     record["promised_provisional"] = promised.provisional

@@ -21,6 +21,7 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from services.common.contracts.case import CaseAccepted
 from services.common.contracts.envelope import Envelope
 from services.common.contracts.evaluation import RatingSubmitted
 from services.common.contracts.payloads import EventPayload, LimitUnit
@@ -62,7 +63,7 @@ _DAY_UNITS = (LimitUnit.working_days, LimitUnit.calendar_days)
 # An event dated this far after it was recorded is kept and raised as an anomaly, but moves no clock.
 _FUTURE_TOLERANCE = timedelta(minutes=5)
 
-AnomalyDetector = Callable[[list[Recorded], Subject, WorkingDayCalendar, datetime], list[Any]]
+AnomalyDetector = Callable[..., list[Any]]  # (events, subject, calendar, now, *, fees) → anomalies
 
 
 @dataclass
@@ -215,7 +216,7 @@ def recompute_subjects(session: Session, ctx: Supervision, subjects: dict[str, s
                 [e for e in events if e.payload.occurred_at <= e.recorded_at + _FUTURE_TOLERANCE])
             rows = [(clock, _clock_values(ctx, subject_type, clock, calendar, claimed.get(clock.clock_id, set()), now))
                     for clock in subject.clocks.values()]
-            anomalies = (ctx.detect_anomalies(events, subject, calendar, now)
+            anomalies = (ctx.detect_anomalies(events, subject, calendar, now, fees=_fee_standards(events))
                          if subject_type == "case" and ctx.detect_anomalies is not None else [])
         except Exception:
             # A bug in a rule must not stall the partition: the events are logged, the next one retries.
@@ -240,6 +241,15 @@ def recompute_subjects(session: Session, ctx: Supervision, subjects: dict[str, s
             update(supervision_clock).where(supervision_clock.c.clock_id == bindparam("v_clock_id")).values(columns),
             [{f"v_{k}": v for k, v in row.items()} for row in updates],
         )
+
+
+def _fee_standards(events: list[Recorded]) -> dict[str, int | None]:
+    """What the anomaly rules know of the case's fee: its pinned item is free (None), or charges a fee whose
+    standard the catalogue does not carry yet (absent: the fee rules skip it)."""
+    for e in events:
+        if isinstance(e.payload, CaseAccepted) and not e.payload.fee_charged:
+            return {e.payload.item_code: None}
+    return {}
 
 
 def _clock_values(ctx: Supervision, subject_type: str, clock: Clock, calendar: WorkingDayCalendar,

@@ -78,6 +78,7 @@ class CaseAccepted(_CaseEvent):
     imported: bool = False  # pushed by the provincial platform with its own times
     process: list[ProcessStep] = Field(default_factory=list, description="the pinned version's steps")
     publish_results: bool = False  # 办件结果公示 as the pinned version says
+    fee_charged: bool = False  # the pinned version charges a fee (行政许可法 Art. 58: free unless a law says so)
 
 
 class MissingMaterial(BaseModel):

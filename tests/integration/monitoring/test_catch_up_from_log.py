@@ -129,3 +129,21 @@ def test_contradictory_events_are_kept_raise_anomalies_and_bend_no_clock(tmp_pat
     assert logged == 5  # kept, all of them
     assert row.limits == clean  # the resume without a suspension moved no deadline
     assert row.ended_at == completed.occurred_at  # the first completion counts
+
+
+def test_a_fee_on_a_free_item_is_an_anomaly(tmp_path: Path) -> None:
+    from services.common.contracts.case import FeeCharged
+    from services.common.contracts.payloads import Actor
+    from services.monitoring.domain.anomalies import detect_case_anomalies
+
+    sessions = database(tmp_path)
+    ctx = handlers.Supervision(outbox=Outbox(messaging, source="/test", topic_prefix=""),
+                               calendar=lambda: CALENDAR, policies=PolicyTable(WarningPolicy()),
+                               detect_anomalies=detect_case_anomalies)
+    start = datetime(2025, 9, 30, 10, tzinfo=SH)
+    fee = FeeCharged(occurred_at=start + timedelta(hours=1), case_no="C-fee", amount_fen=5000, fee_item="工本费",
+                     receipt_no="PJ001", actor=Actor(user_id="clerk01"))
+    deliver(sessions, ctx, [accepted("C-fee", "320102000000", start), fee], start + timedelta(hours=2))
+    with sessions() as session:
+        rules = {r.rule for r in session.execute(select(alert.c.rule).where(alert.c.subject_no == "C-fee"))}
+    assert "fee_on_free_item" in rules
