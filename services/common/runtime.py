@@ -22,7 +22,7 @@ from sqlalchemy.orm import sessionmaker
 
 from services.common.contracts.topics import Topic
 from services.common.db import make_engine, make_read_session_factory, make_session_factory, upgrade_database
-from services.common.messaging.consumer import EventConsumer, HandlerMap
+from services.common.messaging.consumer import EventConsumer, HandlerMap, PartitionOwnership
 from services.common.messaging.outbox import Outbox
 from services.common.messaging.relay import OutboxRelay, new_producer
 from services.common.messaging.tables import MessagingTables
@@ -44,6 +44,7 @@ class ConsumerSpec:
     group: str
     topics: list[Topic]
     handlers: Callable[[Runtime], HandlerMap]
+    ownership: Callable[[Runtime], PartitionOwnership] | None = None
 
 
 @dataclass
@@ -117,6 +118,7 @@ async def _start_kafka(runtime: Runtime) -> None:
             tables=runtime.spec.tables,
             bootstrap_servers=settings.kafka_bootstrap_servers,
             producer=producer,
+            ownership=consumer_spec.ownership(runtime) if consumer_spec.ownership else None,
         )
         await consumer.start()
         runtime.consumers.append(consumer)

@@ -23,4 +23,5 @@ def _handlers(runtime: Runtime) -> HandlerMap:
     return {t: handle for types in handlers.event_types().values() for t in types}
 
 
-CONSUMERS = [ConsumerSpec(group="case", topics=list(handlers.SUBJECT_TYPES), handlers=_handlers)]
+CONSUMERS = [ConsumerSpec(group="case", topics=list(handlers.SUBJECT_TYPES), handlers=_handlers,
+                          ownership=supervision_of)]

@@ -14,9 +14,12 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
+from aiokafka import TopicPartition
+from aiokafka.partitioner import murmur2
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
+from services.common.messaging.consumer import EventConsumer
 from services.common.runtime import Runtime
 from services.common.workdays import SHANGHAI
 from services.monitoring import handlers
@@ -25,6 +28,13 @@ from services.monitoring.timer_runner import TimerRunner, wall_clock_ms
 from services.monitoring.timers import TimerStore
 
 log = logging.getLogger(__name__)
+
+_SUBJECT_TOPICS = {kind: topic for topic, kind in handlers.SUBJECT_TYPES.items()}
+
+
+def subject_partition(subject_no: str, partitions: int) -> int:
+    """The partition Kafka's default partitioner gives a record keyed by this subject number."""
+    return (murmur2(subject_no.encode()) & 0x7FFFFFFF) % partitions
 
 
 class AlertHub:
@@ -101,25 +111,50 @@ class SupervisionService:
 
         await asyncio.to_thread(unit_of_work)
 
-    async def run(self) -> None:
-        self._loop = asyncio.get_running_loop()
+    # ---- partitions: a clock's timer lives where its subject's events are consumed --------------------
+
+    def _partition_of(self, consumer: EventConsumer, clock_id: str) -> tuple[str, int] | None:
+        subject_type, _, rest = clock_id.partition(":")
+        subject_no = rest.split(":", 1)[0]
+        topic = _SUBJECT_TOPICS.get(subject_type)
+        if topic is None:
+            return None
+        name = topic.name_with(self.runtime.settings.zwfw_topic_prefix)
+        count = consumer.partition_count(name)
+        return (name, subject_partition(subject_no, count)) if count else None
+
+    async def assigned(self, consumer: EventConsumer, partitions: set[TopicPartition]) -> None:
+        """Arms the open clocks of the partitions this instance now owns (architecture.md, timers)."""
+        owned = {(tp.topic, tp.partition) for tp in partitions}
 
         def load() -> list[tuple[str, int]]:
             with self.runtime.read_session() as session:
                 return handlers.armed_timers(session)
 
+        armed = 0
+        for key, due_ms in await asyncio.to_thread(load):
+            # A commit since the load may have armed a newer instant already: the stored one is older.
+            if self._partition_of(consumer, key) in owned and self.runner.store.due_of(key) is None:
+                self.runner.arm(key, due_ms)
+                armed += 1
+        log.info("armed %d timers of open clocks for %d assigned partitions", armed, len(owned))
+
+    async def revoked(self, consumer: EventConsumer, partitions: set[TopicPartition]) -> None:
+        """Drops the timers of partitions another instance takes over; it arms them from the database."""
+        gone = {(tp.topic, tp.partition) for tp in partitions}
+        dropped = [key for key in list(self.runner.store) if self._partition_of(consumer, key) in gone]
+        for key in dropped:
+            self.runner.cancel(key)
+        log.info("dropped %d timers of %d revoked partitions", len(dropped), len(gone))
+
+    async def run(self) -> None:
+        self._loop = asyncio.get_running_loop()
         today = datetime.now(UTC).astimezone(SHANGHAI).date()
         missing = self.runtime.calendar.missing_next_year(today)
         if missing is not None:
             # domain.md §1: from 1 November, deadlines reaching into next year are provisional until it is loaded.
             log.warning("the %d working-day calendar is not loaded; deadlines in %d are provisional "
                         "(PUT /api/v1/monitoring/calendar/years/%d)", missing, missing, missing)
-        armed = await asyncio.to_thread(load)
-        for key, due_ms in armed:
-            # A commit during the load already armed its newer instant: the loaded row may be older.
-            if self.runner.store.due_of(key) is None:
-                self.runner.arm(key, due_ms)
-        log.info("armed %d timers of open clocks", len(armed))
         await self.runner.run()
 
     # ---- calendar changes ----------------------------------------------------------------------------

@@ -15,9 +15,9 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, ConsumerRecord, TopicPartition
 from opentelemetry.trace import SpanKind, Status, StatusCode
 from sqlalchemy import insert, select
 from sqlalchemy.exc import InterfaceError, OperationalError
@@ -44,6 +44,27 @@ def _check_fits(envelope: Envelope, key: bytes | None) -> None:
         raise MalformedEvent("event id longer than 64, or type or key longer than 200 characters")
 
 
+class PartitionOwnership(Protocol):
+    """A service's own state per partition (monitoring's timers): loaded on assignment, dropped on revocation."""
+
+    async def assigned(self, consumer: EventConsumer, partitions: set[TopicPartition]) -> None: ...
+
+    async def revoked(self, consumer: EventConsumer, partitions: set[TopicPartition]) -> None: ...
+
+
+class _Listener(ConsumerRebalanceListener):
+    def __init__(self, owner: EventConsumer) -> None:
+        self.owner = owner
+
+    async def on_partitions_revoked(self, revoked: Any) -> None:
+        if self.owner.ownership is not None and revoked:
+            await self.owner.ownership.revoked(self.owner, set(revoked))
+
+    async def on_partitions_assigned(self, assigned: Any) -> None:
+        if self.owner.ownership is not None and assigned:
+            await self.owner.ownership.assigned(self.owner, set(assigned))
+
+
 class PermanentEventError(Exception):
     """Raised by a handler for an event that will never apply (contradicts the state); dead-lettered."""
 
@@ -68,6 +89,7 @@ class EventConsumer:
         bootstrap_servers: str,
         producer: AIOKafkaProducer,
         max_records: int = 500,
+        ownership: PartitionOwnership | None = None,
     ) -> None:
         self.name = name
         self.topics = topics
@@ -76,8 +98,8 @@ class EventConsumer:
         self.tables = tables
         self.producer = producer  # shared with the relay; used for dead letters
         self.max_records = max_records
+        self.ownership = ownership
         self.consumer = AIOKafkaConsumer(
-            *topics,
             bootstrap_servers=bootstrap_servers,
             group_id=name,
             enable_auto_commit=False,
@@ -89,6 +111,10 @@ class EventConsumer:
 
     async def start(self) -> None:
         await self.consumer.start()
+        self.consumer.subscribe(self.topics, listener=_Listener(self))
+
+    def partition_count(self, topic: str) -> int:
+        return len(self.consumer.partitions_for_topic(topic) or ())
 
     async def stop(self) -> None:
         await self.consumer.stop()
