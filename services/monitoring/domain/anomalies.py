@@ -48,6 +48,7 @@ CONTRADICTION_TITLES: dict[str, str] = {
     "extension_without_case": "未受理即延长审批",
     "second_extension": "重复延长审批",
     "extension_beyond_bound": "延长超过法定上限",
+    "extension_not_in_working_days": "延长未以工作日计",
     "ended_twice": "重复办结",
     "completed_without_acceptance": "未受理即办结",
     "unknown_request": "未登记的申请",

@@ -10,11 +10,11 @@ limit is at most the policy's threshold, then the level each limit carries when 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, time, timedelta
 from enum import StrEnum
 
 from services.common.contracts.payloads import LimitUnit, TimeLimit
-from services.common.workdays import WorkingDayCalendar
+from services.common.workdays import SHANGHAI, WorkingDayCalendar
 from services.monitoring.domain.budget import (
     DAY_SECONDS,
     Axis,
@@ -152,7 +152,18 @@ class Clock:
         limit = self.effective_limit(spec)
         axis = Axis(limit.unit, calendar)
         ledger = self.ledger() if self.ended_at is None else self._ledger_as_if_running()
-        return expiry(axis, counting_origin(self.budget_start, limit.unit), ledger, budget_seconds(limit))
+        due = expiry(axis, counting_origin(self.budget_start, limit.unit), ledger, budget_seconds(limit))
+        extension = self.extension
+        if due is None or extension is None or spec.level is not Level.severe or extension.unit is limit.unit:
+            return due
+        # An extension in another unit than the limit (10 working days on a limit in calendar days) runs on
+        # from the end of the limit's last day, counted on the extension's own axis (start day excluded).
+        last_day = (due.due_at.astimezone(SHANGHAI) - timedelta(microseconds=1)).date()
+        day_units = (LimitUnit.working_days, LimitUnit.calendar_days)
+        start = datetime.combine(last_day, time(12), tzinfo=SHANGHAI) if extension.unit in day_units else due.due_at
+        extended = expiry(Axis(extension.unit, calendar), counting_origin(start, extension.unit), [Interval(start)],
+                          budget_seconds(extension))
+        return None if extended is None else Expiry(extended.due_at, due.provisional or extended.provisional)
 
     def _ledger_as_if_running(self) -> list[Interval]:
         """For a closed clock, the deadline it was held to: the ledger continued past its end."""

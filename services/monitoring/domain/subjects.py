@@ -174,11 +174,17 @@ def case_subject(events: Iterable[Recorded]) -> Subject:
                     contradiction("second_extension", e, "法定时限只能延长一次")
                     continue
                 bound = EXTENSION_BOUND[accepted.joint]
-                value = p.extension.value if p.extension.unit is LimitUnit.working_days else bound + 1
-                if value > bound:
-                    contradiction("extension_beyond_bound", e, f"延长 {p.extension.value} {p.extension.unit}，"
+                if p.extension.unit is LimitUnit.working_days and p.extension.value > bound:
+                    contradiction("extension_beyond_bound", e, f"延长 {p.extension.value} 个工作日，"
                                   f"超过法定上限 {bound} 个工作日，按上限计")
-                handling.extension = TimeLimit(value=min(value, bound), unit=LimitUnit.working_days)
+                    handling.extension = TimeLimit(value=bound, unit=LimitUnit.working_days)
+                elif p.extension.unit is not LimitUnit.working_days:
+                    # Art. 42 bounds extensions in working days; another unit is kept as approved and flagged.
+                    contradiction("extension_not_in_working_days", e,
+                                  f"延长以 {p.extension.unit} 计，法定上限为 {bound} 个工作日，请核实")
+                    handling.extension = p.extension
+                else:
+                    handling.extension = p.extension
             case StepStarted():
                 clock = Clock(
                     clock_id=f"case:{p.case_no}:step:{p.task_id}", kind=ClockKind.step, subject_no=p.case_no,

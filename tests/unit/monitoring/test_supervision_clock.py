@@ -294,3 +294,14 @@ def test_a_closed_clock_keeps_the_levels_it_reached_before_its_end() -> None:
                      CaseCompleted(occurred_at=sh(2025, 10, 16, 9), case_no="C1", item_code="I", item_name="n",
                                    region_code="320102000000", result="approve")])
     assert set(done.level_instants(CAL, _policy())) == {Level.warning, Level.breach}
+
+
+def test_an_extension_in_working_days_on_a_calendar_day_limit_runs_on_from_its_end() -> None:
+    clock = handling([
+        accepted(sh(2025, 3, 3, 10), promised=10, legal=30, unit=LimitUnit.calendar_days),
+        CaseExtended(occurred_at=sh(2025, 3, 20), case_no="C1", extension=TimeLimit(value=10, unit=WD),
+                     reason="复杂", approved_by=ACTOR),
+    ])
+    # 30 calendar days from Mar 3 end on Apr 2 (a Wednesday); 10 working days after it, Qingming Apr 4 off:
+    # Apr 3, 7, 8, 9, 10, 11, 14, 15, 16, 17 → 24:00 Apr 17.
+    assert due(clock, "legal") == sh(2025, 4, 18)
