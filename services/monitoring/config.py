@@ -25,3 +25,5 @@ class MonitoringSettings(BaseSettings):
     warning_share: float = Field(default=0.2, ge=0, le=1)
     # e.g. MONITORING_WARNING_RULES='[{"item_type": "01", "region_prefix": "3201", "working_days": 2}]'
     warning_rules: list[WarningRule] = Field(default_factory=list)
+    # How often an instance looks for a calendar year loaded through another instance.
+    calendar_watch_seconds: float = Field(default=30.0, gt=0)

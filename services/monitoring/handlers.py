@@ -199,8 +199,10 @@ def recompute_subjects(session: Session, ctx: Supervision, subjects: dict[str, s
     claimed: dict[str, set[str]] = {}
     for i in range(0, len(subject_nos), 500):
         chunk = subject_nos[i:i + 500]
+        # FOR UPDATE (PostgreSQL; SQLite's BEGIN IMMEDIATE already serialises writers): a timer firing for
+        # one of these clocks waits for this rebuild, then reads the moved instants, not the stale ones.
         for row in session.execute(select(supervision_clock.c.clock_id, supervision_clock.c.state)
-                                   .where(supervision_clock.c.subject_no.in_(chunk))):
+                                   .where(supervision_clock.c.subject_no.in_(chunk)).with_for_update()):
             known[row.clock_id] = row.state
         for row in session.execute(select(alert.c.clock_id, alert.c.level)
                                    .where(alert.c.subject_no.in_(chunk), alert.c.clock_id.is_not(None))):
@@ -362,7 +364,7 @@ def fire_due(session: Session, ctx: Supervision, clock_ids: list[str], now: date
         chunk = clock_ids[i:i + 500]
         c = supervision_clock.c
         rows = session.execute(select(c.clock_id, c.state, c.subject_no, c.kind, c.label, c.region_code, c.department,
-                                      c.level_instants).where(c.clock_id.in_(chunk))).all()
+                                      c.level_instants).where(c.clock_id.in_(chunk)).with_for_update()).all()
         claimed: dict[str, set[str]] = {}
         for claim_row in session.execute(select(alert.c.clock_id, alert.c.level).where(alert.c.clock_id.in_(chunk))):
             claimed.setdefault(claim_row.clock_id, set()).add(claim_row.level)

@@ -20,6 +20,11 @@ async def run_timers(runtime: Runtime) -> None:
     await supervision_of(runtime).run()
 
 
+async def watch_calendar(runtime: Runtime) -> None:
+    """A year loaded through another instance reaches this one within half a minute."""
+    await supervision_of(runtime).watch_calendar(MonitoringSettings().calendar_watch_seconds)
+
+
 async def recompute_after_calendar_load(runtime: Runtime, years: list[int]) -> None:
     """A loaded year replaces provisional answers: rebuild the clocks it may move, their timers with them."""
     if years:
@@ -38,7 +43,7 @@ def create_app() -> FastAPI:
         tables=messaging,
         routers=[router, calendar_router],
         consumers=CONSUMERS,
-        background=[run_timers],
+        background=[run_timers, watch_calendar],
     ))
     app.state.on_calendar_loaded = recompute_after_calendar_load
     return app

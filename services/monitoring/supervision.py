@@ -159,6 +159,29 @@ class SupervisionService:
 
     # ---- calendar changes ----------------------------------------------------------------------------
 
+    async def watch_calendar(self, every_seconds: float = 30.0) -> None:
+        """Picks up a year loaded through another instance: its calendar, then the clocks it moves."""
+        from sqlalchemy import func, select
+
+        from services.monitoring.adapters.calendar_tables import calendar_year
+        from services.monitoring.calendar_admin import refresh_runtime_calendar
+
+        def latest() -> datetime | None:
+            with self.runtime.read_session() as session:
+                return session.execute(select(func.max(calendar_year.c.loaded_at))).scalar_one()
+
+        seen = await asyncio.to_thread(latest)
+        while True:
+            await asyncio.sleep(every_seconds)
+            try:
+                current = await asyncio.to_thread(latest)
+                if current != seen:
+                    seen = current
+                    await refresh_runtime_calendar(self.runtime)
+                    await self.recompute(provisional_only=False)
+            except Exception:
+                log.exception("checking for a newly loaded calendar year failed; retrying")
+
     async def recompute(self, provisional_only: bool = True) -> int:
         """After a calendar year is loaded: rebuild the clocks whose deadlines it may move."""
         now = datetime.now(UTC)

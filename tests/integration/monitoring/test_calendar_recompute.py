@@ -66,3 +66,26 @@ def test_loading_2027_moves_a_provisional_deadline_and_its_timer(service_env: An
         if warning_at > datetime.now(UTC):
             timers = client.app.state.runtime.extras["supervision"].runner.store
             assert timers.due_of(f"case:{case_no}:handling") == int(warning_at.timestamp() * 1000)
+
+
+@pytest.mark.kafka
+def test_a_year_loaded_through_another_instance_reaches_this_one(service_env: Any,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    from services.common.db import make_engine, make_session_factory
+    from services.common.principal import Principal, PrincipalKind
+    from services.monitoring.calendar_admin import upload_year
+    from services.monitoring.main import create_app
+
+    monkeypatch.setenv("MONITORING_CALENDAR_WATCH_SECONDS", "0.5")
+    case_no = "320102-20261228-CAL02"
+    supervisor = principal_headers(Role.supervisor, REGION)
+    with TestClient(create_app()) as client:
+        asyncio.run(publish_recorded_at_occurrence(accepted(case_no, REGION, datetime(2026, 12, 28, 9, tzinfo=SH))))
+        poll(client, f"/api/v1/monitoring/cases/{case_no}", supervisor, lambda b: b["provisional"])
+        # Another instance's upload: straight into the shared database, this process not told.
+        other = make_session_factory(make_engine(os.environ["MONITORING_DATABASE_URL"]))
+        operator = Principal(kind=PrincipalKind.staff, subject="ops", role=Role.operations, region_code="")
+        with other.begin() as session:
+            upload_year(session, operator, SCHEDULE_2027, datetime.now(UTC), expected_year=2027)
+        after = poll(client, f"/api/v1/monitoring/cases/{case_no}", supervisor, lambda b: not b["provisional"])
+        assert datetime.fromisoformat(after["promised_due_at"]) == datetime(2027, 1, 6, tzinfo=SH)
