@@ -31,7 +31,7 @@ from services.common.contracts.topics import Topic
 from services.common.messaging import Outbox, PermanentEventError
 from services.common.workdays import WorkingDayCalendar
 from services.monitoring.adapters.tables import alert, rating, subject_event, supervision_clock
-from services.monitoring.domain.budget import DAY_SECONDS
+from services.monitoring.domain.budget import UNIT_SECONDS
 from services.monitoring.domain.clocks import Clock, ClockState, Level
 from services.monitoring.domain.policies import PolicyTable
 from services.monitoring.domain.subjects import (
@@ -57,8 +57,6 @@ _LEVEL_TITLES = {Level.warning: "预警", Level.breach: "黄牌：超过承诺�
 # Personal data monitoring never needs: replaced before the event is logged (the models still validate).
 _ANONYMOUS = {"applicant_type": "9", "name": "-", "id_type": "uscc", "id_number": "-", "phone": ""}
 
-_UNIT_SECONDS = {LimitUnit.working_days: DAY_SECONDS, LimitUnit.calendar_days: DAY_SECONDS,
-                 LimitUnit.hours: 3600, LimitUnit.minutes: 60}
 _DAY_UNITS = (LimitUnit.working_days, LimitUnit.calendar_days)
 # An event dated this far after it was recorded is kept and raised as an anomaly, but moves no clock.
 _FUTURE_TOLERANCE = timedelta(minutes=5)
@@ -307,7 +305,7 @@ def _closing_figures(clock: Clock, calendar: WorkingDayCalendar, now: datetime) 
     if not clock.limits:
         return None, None
     first = clock.limits[0]
-    used = clock.used_seconds(first, clock.ended_at or now, calendar) / _UNIT_SECONDS[first.limit.unit]
+    used = clock.used_seconds(first, clock.ended_at or now, calendar) / UNIT_SECONDS[first.limit.unit]
     legal = next((s for s in clock.limits if s.level is Level.severe), None)
     ratio = None
     if clock.ended_at is not None and legal is not None and clock.end_reason != "withdrawn":

@@ -18,8 +18,8 @@ from services.common.problems import Problem
 from services.common.workdays import SHANGHAI, WorkingDayCalendar
 from services.monitoring import handlers
 from services.monitoring.adapters.tables import alert, rating, supervision_clock
-from services.monitoring.domain.budget import DAY_SECONDS
-from services.monitoring.domain.clocks import Clock, ClockKind, ClockState, LimitSpec
+from services.monitoring.domain.budget import UNIT_SECONDS
+from services.monitoring.domain.clocks import Clock, ClockKind, ClockState
 from services.monitoring.domain.explain import explain, what_if_suspended
 from services.monitoring.domain.policies import PolicyTable
 
@@ -33,10 +33,6 @@ def _case(session: Session, principal: Principal, case_no: str) -> tuple[list[An
     return events, subject.clocks
 
 
-def _limit_unit_seconds(spec: LimitSpec) -> int:
-    return DAY_SECONDS if spec.limit.unit.value.endswith("days") else 3600
-
-
 def clock_view(clock: Clock, calendar: WorkingDayCalendar, policies: PolicyTable, now: datetime) -> dict[str, Any]:
     policy = policies.for_clock(clock.item_type, clock.region_code)
     limits = []
@@ -44,7 +40,7 @@ def clock_view(clock: Clock, calendar: WorkingDayCalendar, policies: PolicyTable
         limit = clock.effective_limit(spec)
         due = clock.deadline(spec, calendar)
         used = clock.used_seconds(spec, now, calendar)
-        unit_seconds = _limit_unit_seconds(spec)
+        unit_seconds = UNIT_SECONDS[limit.unit]
         limits.append({
             "name": spec.name, "level": spec.level.value, "limit": limit.model_dump(mode="json"),
             "due_at": due.due_at if due else None, "provisional": bool(due and due.provisional),

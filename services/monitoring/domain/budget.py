@@ -40,13 +40,13 @@ class Expiry:
     provisional: bool  # a day counted lies in a year with no official schedule
 
 
+UNIT_SECONDS = {LimitUnit.working_days: DAY_SECONDS, LimitUnit.calendar_days: DAY_SECONDS,
+                LimitUnit.hours: 3600, LimitUnit.minutes: 60}
+
+
 def budget_seconds(limit: TimeLimit) -> int:
     """The limit as seconds on its own axis (a working or calendar day is 24 axis hours)."""
-    if limit.unit in (LimitUnit.working_days, LimitUnit.calendar_days):
-        return limit.value * DAY_SECONDS
-    if limit.unit is LimitUnit.hours:
-        return limit.value * 3600
-    return limit.value * 60
+    return limit.value * UNIT_SECONDS[limit.unit]
 
 
 def _local(instant: datetime) -> datetime:
