@@ -39,11 +39,12 @@ def pct(values: list[float], q: float) -> float:
 async def main() -> None:
     data = Path(tempfile.mkdtemp(prefix="zwfw-bench-"))
     platform = Platform.on_free_ports(data, topic_prefix=f"bench{uuid.uuid4().hex[:6]}.")
-    await asyncio.to_thread(platform.start, os.environ.get("KAFKA_BOOTSTRAP_SERVERS"))
     tokens = demo_tokens()
     base = platform.url()
     auth = {name: {"Authorization": f"Bearer {tok}"} for name, tok in tokens.items()}
     try:
+        # Inside the try: a process that fails to start must not leave the others running.
+        await asyncio.to_thread(platform.start, os.environ.get("KAFKA_BOOTSTRAP_SERVERS"))
         async with aiohttp.ClientSession(base) as http:
             code = f"BENCH{uuid.uuid4().hex[:8]}"
             async with http.post("/api/v1/catalogue/items", json={"item_code": code, **ITEM},

@@ -66,8 +66,8 @@ def platform(kafka_broker: str, spans: SpanCollector, tmp_path_factory: pytest.T
             "ZWFW_OUTBOX_SWEEP_SECONDS": "0.5",
         },
     )
-    platform.start(kafka_broker)
     try:
+        platform.start(kafka_broker)  # inside: a service that fails to start must not leave the others running
         yield platform
     finally:
         platform.stop()
