@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -60,3 +61,16 @@ def principal_headers(
                           region_code=region_code)
     # Modules build these once at import; an hour outlives the whole session (the gateway signs for 60 s).
     return {PRINCIPAL_HEADER: sign_principal(principal, DEV_INTERNAL_SECRET, ttl_seconds=3600)}
+
+
+def wait_for(what: str, probe: Callable[[], Any], timeout: float = 20.0) -> Any:
+    """Polls `probe` until it returns something truthy; fails naming what never came."""
+    import time
+
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        result = probe()
+        if result:
+            return result
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}")

@@ -31,7 +31,7 @@ from services.common.contracts.catalogue import ItemVersionPublished, MaterialSp
 from services.common.contracts.payloads import EventPayload, LimitUnit, TimeLimit
 from services.common.principal import PRINCIPAL_HEADER, Role
 from services.common.workdays import SHANGHAI, WorkingDayCalendar, deadline
-from tests.conftest import principal_headers
+from tests.conftest import principal_headers, wait_for
 
 pytestmark = pytest.mark.kafka
 
@@ -135,14 +135,9 @@ async def _case_events(bootstrap: str, topic: str, case_no: str, expected: int,
     return found
 
 
+
 def _wait_for(what: str, probe: Callable[[], Any]) -> Any:
-    end = time.monotonic() + TIMEOUT
-    while time.monotonic() < end:
-        result = probe()
-        if result:
-            return result
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
+    return wait_for(what, probe, TIMEOUT)
 
 
 def _assert_problem(response: Any, status: int) -> dict[str, Any]:

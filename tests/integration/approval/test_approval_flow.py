@@ -30,7 +30,7 @@ from services.common.contracts.case import (
 from services.common.contracts.catalogue import ItemVersionPublished, ProcessStep
 from services.common.contracts.payloads import Actor, Applicant, EventPayload, LimitUnit, TimeLimit
 from services.common.principal import Role
-from tests.conftest import principal_headers
+from tests.conftest import principal_headers, wait_for
 
 pytestmark = pytest.mark.kafka
 
@@ -100,14 +100,9 @@ async def _case_events(bootstrap: str, topic: str, case_no: str, expected: int) 
     return found
 
 
+
 def _wait_for(what: str, probe: Callable[[], Any]) -> Any:
-    deadline = time.monotonic() + TIMEOUT
-    while time.monotonic() < deadline:
-        result = probe()
-        if result:
-            return result
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
+    return wait_for(what, probe, TIMEOUT)
 
 
 def _open_task(client: TestClient, case_no: str, role: Role, step_code: str) -> dict[str, Any]:
