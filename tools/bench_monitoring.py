@@ -28,8 +28,9 @@ Figures, in the order they run:
    ready and until the log says "armed N timers of open clocks"; then over a window past the last severe
    instant, every (clock, level) expected on the topic is counted: each must be there exactly once.
 
-Then a cProfile of the same lifecycle ingest in this process: `handlers.record_event` in a loop on a
-temporary SQLite database, in batches of one transaction with a savepoint per event like the consumer.
+Then the same lifecycle ingest in this process without the broker: monitoring's own EventConsumer decoding
+Kafka records and applying them in batches, as the service wires it; its rate with Python's default
+garbage-collector settings and with the service's, then a cProfile of it.
 
 Sizes: BENCH_MONITORING_SCALE (default 1) multiplies N = 8,000 ingest events, K = 20,000 far clocks and
 B = 20,000 burst clocks. 100,000 clocks (the issue's figure) is BENCH_MONITORING_SCALE=5 and, at the
@@ -75,7 +76,7 @@ N_INGEST = max(4, int(8_000 * SCALE) // 4 * 4)
 N_FAR = int(20_000 * SCALE)
 N_BURST = int(20_000 * SCALE)
 N_LATE = 200
-N_PROFILE = int(os.environ.get("BENCH_MONITORING_PROFILE_EVENTS", "2000")) // 4 * 4
+N_PROFILE = int(os.environ.get("BENCH_MONITORING_PROFILE_EVENTS", "24000")) // 4 * 4
 REGION = "320102000000"
 BURST_ITEM_TYPE = "99"
 INGEST_TIMEOUT_S = 600.0
@@ -475,77 +476,88 @@ async def run_platform(out: list[str]) -> None:
 
 PROFILE_GROUPS: list[tuple[str, str, str]] = [
     # (label, file suffix, function name): cumulative time of these calls
-    ("record_event (all)", "monitoring/handlers.py", "record_event"),
-    ("  recompute_subject: rebuild of the subject per event", "monitoring/handlers.py", "recompute_subject"),
-    ("    load_events: read the subject's whole log + re-validate", "monitoring/handlers.py", "load_events"),
-    ("    case_subject: replay of the log into clocks", "monitoring/domain/subjects.py", "case_subject"),
-    ("    _store_clock: deadlines, level instants, upsert", "monitoring/handlers.py", "_store_clock"),
-    ("      Clock.level_instants", "monitoring/domain/clocks.py", "level_instants"),
-    ("      _limits_json", "monitoring/handlers.py", "_limits_json"),
-    ("      _closing_figures", "monitoring/handlers.py", "_closing_figures"),
-    ("      _claimed_levels (SELECT alert by clock_id)", "monitoring/handlers.py", "_claimed_levels"),
+    ("EventConsumer._decode: CloudEvent + payload validation", "common/messaging/consumer.py", "_decode"),
+    ("EventConsumer._apply: the batch's transaction", "common/messaging/consumer.py", "_apply"),
+    ("  log_event: buffer each event", "monitoring/handlers.py", "log_event"),
+    ("  flush: write the log, rebuild each touched subject once", "monitoring/handlers.py", "flush"),
+    ("    load_events: the subjects' earlier log + re-validate", "monitoring/handlers.py", "load_events"),
+    ("    case_subject: replay of the events into clocks", "monitoring/domain/subjects.py", "case_subject"),
+    ("    _clock_values: deadlines, level instants, verdict", "monitoring/handlers.py", "_clock_values"),
     ("    detect_case_anomalies", "monitoring/domain/anomalies.py", "detect_case_anomalies"),
-    ("    _raise (anomaly claims + outbox rows)", "monitoring/handlers.py", "_raise"),
-    ("      Outbox.emit (envelope, CloudEvent, INSERT)", "common/messaging/outbox.py", "emit"),
-    ("pydantic model_validate (payload re-validation)", "pydantic/main.py", "model_validate"),
-    ("pydantic model_dump", "pydantic/main.py", "model_dump"),
-    ("SQLAlchemy Session.execute (build excluded)", "sqlalchemy/orm/session.py", "execute"),
+    ("    _closed: ClockClosed for clocks that ended", "monitoring/handlers.py", "_closed"),
+    ("      Outbox.emit_many (envelope, CloudEvent, INSERT)", "common/messaging/outbox.py", "emit_many"),
+    ("pydantic model_validate", "pydantic/main.py", "model_validate"),
+    ("SQLAlchemy Session.execute", "sqlalchemy/orm/session.py", "execute"),
     ("  statement compilation (SQLCompiler.__init__)", "sqlalchemy/sql/compiler.py", "__init__"),
-    ("  cache key generation", "sqlalchemy/sql/cache_key.py", "_generate_cache_key"),
-    ("  sqlite3 cursor.execute (the database itself)", "sqlalchemy/engine/default.py", "do_execute"),
-    ("statement building: insert/update .values()", "sqlalchemy/sql/dml.py", "values"),
-    ("JSON encode (json.dumps)", "json/__init__.py", "dumps"),
-    ("JSON decode (json.loads)", "json/__init__.py", "loads"),
+    ("  sqlite3 executemany/execute (the database itself)", "sqlalchemy/engine/default.py", "do_executemany"),
+    ("garbage collection is not in cProfile: see the unprofiled rates with and without", "", "-"),
 ]
 
 
 def profile_ingest(out: list[str]) -> None:
-    from services.common.db import make_engine, make_session_factory, upgrade_database
+    """The service's own consumer path in this process, without the broker: Kafka records (bytes, headers)
+    decoded and applied in batches by monitoring's EventConsumer, wired as the service wires it."""
+    from aiokafka.structs import ConsumerRecord
+
+    from services.common.db import make_engine, make_read_session_factory, make_session_factory, upgrade_database
+    from services.common.messaging import EventConsumer
     from services.common.messaging.outbox import Outbox
+    from services.common.runtime import Runtime, ServiceSpec, tune_garbage_collector
+    from services.common.settings import PlatformSettings
     from services.common.workdays import WorkingDayCalendar
-    from services.monitoring import handlers
     from services.monitoring.adapters.tables import messaging
-    from services.monitoring.config import MonitoringSettings
-    from services.monitoring.domain.anomalies import detect_case_anomalies
-    from services.monitoring.wiring import policy_table
+    from services.monitoring.consumers import CONSUMERS
 
     data = Path(tempfile.mkdtemp(prefix="zwfw-bench-monitoring-profile-"))
     url = f"sqlite:///{data / 'monitoring.db'}"
-    upgrade_database(url, ROOT / "services" / "monitoring" / "migrations")
+    migrations = ROOT / "services" / "monitoring" / "migrations"
+    upgrade_database(url, migrations)
     engine = make_engine(url)
-    session_factory = make_session_factory(engine)
-    calendar = WorkingDayCalendar()
-    ctx = handlers.Supervision(outbox=Outbox(messaging, "/zwfw/monitoring", "bench."), calendar=lambda: calendar,
-                               policies=policy_table(MonitoringSettings()), detect_anomalies=detect_case_anomalies)
+    settings = PlatformSettings(zwfw_topic_prefix="bench.")
+    spec = ServiceSpec(name="monitoring", title="bench", description="bench", database_url=url,
+                       migrations_dir=migrations, tables=messaging, routers=[], consumers=CONSUMERS,
+                       settings=settings)
+    runtime = Runtime(spec=spec, settings=settings, engine=engine, session_factory=make_session_factory(engine),
+                      read_session=make_read_session_factory(engine),
+                      outbox=Outbox(messaging, "/zwfw/monitoring", "bench."), calendar=WorkingDayCalendar())
+    consumer_spec = CONSUMERS[0]
+
+    async def build() -> EventConsumer:  # aiokafka wants a running loop; nothing connects
+        return EventConsumer("bench.monitoring.case", ["bench.zwfw.case"], consumer_spec.handlers(runtime),
+                             runtime.session_factory, messaging, "127.0.0.1:1", producer=None,  # type: ignore[arg-type]
+                             max_records=consumer_spec.max_records, batch_mode=consumer_spec.batch_mode)
+
+    consumer = asyncio.run(build())
     base = datetime.now(UTC) - timedelta(minutes=50)
-    decoded = []
+    records: list[Any] = []
     for i in range(N_PROFILE // 4):
         for event in lifecycle(f"320102P{i:08d}", base + timedelta(milliseconds=i)):
             key, value, headers = Envelope.wrap(event, source="/bench").to_kafka()
-            envelope = Envelope.from_kafka(key, value, headers)
-            decoded.append((envelope, parse_payload(envelope)))
+            records.append(ConsumerRecord("bench.zwfw.case", i % 12, len(records), 0, 0, key, value, None,
+                                          len(key), len(value), headers))
+    batch = consumer.max_records
 
     def ingest(items: list[Any]) -> float:
         started = time.perf_counter()
-        for j in range(0, len(items), 500):  # one transaction per batch, a savepoint per event: as the consumer
-            with session_factory.begin() as session:
-                for envelope, payload in items[j:j + 500]:
-                    savepoint = session.begin_nested()
-                    handlers.record_event(session, ctx, envelope, payload)
-                    savepoint.commit()
+        for j in range(0, len(items), batch):
+            consumer._apply([consumer._decode(r) for r in items[j:j + batch]])
         return time.perf_counter() - started
 
-    half = len(decoded) // 2
-    plain_s = ingest(decoded[:half])  # without the profiler, for its overhead
+    quarter = len(records) // 4
+    default_gc_s = ingest(records[:quarter])  # Python's collector settings
+    tune_garbage_collector(settings)  # as the service does once started
+    tuned_s = ingest(records[quarter:2 * quarter])
     profiler = cProfile.Profile()
     profiler.enable()
-    profiled_s = ingest(decoded[half:])
+    profiled_s = ingest(records[2 * quarter:])
     profiler.disable()
     engine.dispose()
-    n = len(decoded) - half
-    out.append(f"[6] profile: handlers.record_event in this process on a fresh SQLite file, {half:,} lifecycle "
-               f"events unprofiled: {half / plain_s:,.0f} events/s ({plain_s / half * 1e6:,.0f} us/event); "
-               f"the next {n:,} under cProfile ({profiled_s / n * 1e6:,.0f} us/event). Cumulative time per event:")
+    n = len(records) - 2 * quarter
+    out.append(f"[6] profile: monitoring's consumer path (decode + batch apply, {batch} per batch) in this process "
+               f"on a fresh SQLite file, no broker: {quarter / default_gc_s:,.0f} events/s with Python's default "
+               f"collector, {quarter / tuned_s:,.0f} events/s as the service tunes it ({tuned_s / quarter * 1e6:,.0f} "
+               f"us/event); the next {n:,} under cProfile ({profiled_s / n * 1e6:,.0f} us/event). "
+               f"Cumulative time per event:")
     stats = pstats.Stats(profiler)
     raw: dict[Any, Any] = stats.stats  # type: ignore[attr-defined]
     total = sum(tt for (_cc, _nc, tt, _ct, _callers) in raw.values())
@@ -564,10 +576,7 @@ def profile_ingest(out: list[str]) -> None:
                        f"{calls / n:>5.1f} calls/event")
     executes = sum(nc for (f, _l, fn), (_cc, nc, *_rest) in raw.items()
                    if fn == "_execute_clauseelement" and f.endswith("sqlalchemy/engine/base.py"))
-    compiles = sum(nc for (f, _l, fn), (_cc, nc, *_rest) in raw.items()
-                   if fn == "__init__" and f.endswith("sqlalchemy/sql/compiler.py"))
-    out.append(f"    SQL statements: {executes / n:.1f} per event; statement compilations {compiles / n:.1f} per event "
-               f"({compiles / max(executes, 1):.0%} of statements miss SQLAlchemy's compiled cache)")
+    out.append(f"    SQL statements: {executes / n:.2f} per event")
     out.append("    top functions by own time:")
     top = sorted(raw.items(), key=lambda kv: kv[1][2], reverse=True)[:12]
     for (filename, line, func), (_cc, nc, tt, _ct, _callers) in top:

@@ -25,6 +25,10 @@ class PlatformSettings(BaseSettings):
     # Relay and consumer tuning.
     zwfw_outbox_sweep_seconds: float = 1.0
     zwfw_outbox_relay_enabled: bool = True
+    # Allocations between young-generation collections (Python's default is 700). A consumer batch allocates
+    # hundreds of thousands of short-lived objects; at the default the collector took a quarter of
+    # monitoring's ingest time (docs/decisions.md). 0 keeps Python's default.
+    zwfw_gc_gen0_threshold: int = 50_000
 
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> PlatformSettings:

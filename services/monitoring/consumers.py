@@ -24,4 +24,4 @@ def _handlers(runtime: Runtime) -> HandlerMap:
 
 
 CONSUMERS = [ConsumerSpec(group="case", topics=list(handlers.SUBJECT_TYPES), handlers=_handlers,
-                          ownership=supervision_of)]
+                          ownership=supervision_of, batch_mode=True, max_records=2000)]

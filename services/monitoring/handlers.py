@@ -101,6 +101,8 @@ class Batch:
     """Events logged in this transaction, written and applied together just before it commits."""
 
     events: list[dict[str, Any]] = field(default_factory=list)
+    # The same events as validated payloads, by subject: the rebuild folds them in without reading them back.
+    fresh: dict[str, list[Recorded]] = field(default_factory=dict)
     ratings: list[dict[str, Any]] = field(default_factory=list)
     dirty: dict[str, str] = field(default_factory=dict)  # subject no → subject type
 
@@ -128,6 +130,7 @@ def log_event(session: Session, envelope: Envelope, event: EventPayload) -> None
         occurred_at=event.occurred_at, recorded_at=envelope.recorded_at, payload=payload,
     ))
     batch.dirty[event.subject()] = subject_type
+    batch.fresh.setdefault(event.subject(), []).append(Recorded(envelope.id, event, envelope.recorded_at))
     if isinstance(event, RatingSubmitted):
         batch.ratings.append(dict(rating_no=event.rating_no, case_no=event.case_no, region_code=event.region_code,
                                   level=event.level, submitted_at=event.occurred_at))
@@ -139,10 +142,12 @@ def flush(session: Session, ctx: Supervision, now: datetime | None = None) -> No
     if batch is None or not batch.events:
         return
     now = now or datetime.now(UTC)
+    # The log as it was before this batch, read before the batch is written: a new subject costs no rows.
+    logged = load_events(session, list(batch.dirty))
     session.execute(_insert_ignoring(session, subject_event, ["event_id"]), batch.events)
     if batch.ratings:
         session.execute(_insert_ignoring(session, rating, ["rating_no"]), batch.ratings)
-    recompute_subjects(session, ctx, batch.dirty, now)
+    recompute_subjects(session, ctx, batch.dirty, now, logged=logged, fresh=batch.fresh)
 
 
 def record_event(session: Session, ctx: Supervision, envelope: Envelope, event: EventPayload,
@@ -188,11 +193,18 @@ def recompute_subject(session: Session, ctx: Supervision, subject_type: str, sub
     recompute_subjects(session, ctx, {subject_no: subject_type}, now)
 
 
-def recompute_subjects(session: Session, ctx: Supervision, subjects: dict[str, str], now: datetime) -> None:
-    """Rebuilds these subjects' clocks from their logs and stores them; raises anomalies found."""
+def recompute_subjects(session: Session, ctx: Supervision, subjects: dict[str, str], now: datetime, *,
+                       logged: dict[str, list[Any]] | None = None,
+                       fresh: dict[str, list[Recorded]] | None = None) -> None:
+    """Rebuilds these subjects' clocks from their logs and stores them; raises anomalies found.
+
+    `logged` is the log already read, `fresh` the events not in it yet (a replayed one is in both: kept once).
+    """
     calendar = ctx.calendar()
     subject_nos = list(subjects)
-    logged = load_events(session, subject_nos)
+    if logged is None:
+        logged = load_events(session, subject_nos)
+    fresh = fresh or {}
     known: dict[str, str] = {}
     claimed: dict[str, set[str]] = {}
     for i in range(0, len(subject_nos), 500):
@@ -212,6 +224,10 @@ def recompute_subjects(session: Session, ctx: Supervision, subjects: dict[str, s
     for subject_no, subject_type in subjects.items():
         try:
             events = _recorded([r for r in logged[subject_no] if r.subject_type == subject_type])
+            if subject_no in fresh:
+                known_ids = {e.event_id for e in events}
+                events.extend(e for e in fresh[subject_no]
+                              if e.event_id not in known_ids and SUBJECT_TYPES[e.payload.topic] == subject_type)
             subject = _BUILDERS[subject_type](
                 [e for e in events if e.payload.occurred_at <= e.recorded_at + _FUTURE_TOLERANCE])
             rows = [(clock, _clock_values(ctx, subject_type, clock, calendar, claimed.get(clock.clock_id, set()), now))
@@ -255,9 +271,10 @@ def _fee_standards(events: list[Recorded]) -> dict[str, int | None]:
 def _clock_values(ctx: Supervision, subject_type: str, clock: Clock, calendar: WorkingDayCalendar,
                   claimed: set[str], now: datetime) -> dict[str, Any]:
     policy = ctx.policies.for_clock(clock.item_type, clock.region_code)
-    instants = clock.level_instants(calendar, policy)
+    dues = clock.deadlines(calendar)
+    instants = clock.level_instants(calendar, policy, dues)
     pending = [at for lvl, at in instants.items() if lvl.value not in claimed]
-    verdict = clock.verdict(calendar)
+    verdict = clock.verdict(calendar, dues)
     used_days, ratio = _closing_figures(clock, calendar, now)
     return dict(
         subject_type=subject_type, subject_no=clock.subject_no, kind=clock.kind.value, label=clock.label[:200],
@@ -265,7 +282,7 @@ def _clock_values(ctx: Supervision, subject_type: str, clock: Clock, calendar: W
         region_code=clock.region_code[:12], department=clock.department[:200], item_type=clock.item_type[:4],
         state=clock.state.value, started_at=clock.started_at, ended_at=clock.ended_at,
         end_reason=clock.end_reason, verdict=verdict.value if verdict else None,
-        provisional=clock.provisional(calendar), limits=_limits_json(clock, calendar),
+        provisional=clock.provisional(calendar, dues), limits=_limits_json(clock, dues),
         level_instants={lvl.value: at.isoformat() for lvl, at in instants.items()},
         used_days=used_days, speed_up_ratio=ratio, next_timer_at=min(pending) if pending else None,
         updated_at=now,
@@ -288,10 +305,9 @@ def _closed(session: Session, ctx: Supervision, closed: list[tuple[Clock, dict[s
     ])
 
 
-def _limits_json(clock: Clock, calendar: WorkingDayCalendar) -> list[dict[str, Any]]:
+def _limits_json(clock: Clock, dues: list[Any]) -> list[dict[str, Any]]:
     out = []
-    for spec in clock.limits:
-        due = clock.deadline(spec, calendar)
+    for spec, due in zip(clock.limits, dues, strict=True):
         out.append({"name": spec.name, "level": spec.level.value,
                     "limit": clock.effective_limit(spec).model_dump(mode="json"),
                     "original": spec.limit.model_dump(mode="json"),

@@ -5,6 +5,13 @@ Kafka offsets are committed only after that transaction. A crash in between repl
 the inbox drops what was already applied. An event that cannot be read, or that its handler
 refuses as permanently invalid, goes to the topic's `.dlq` twin with the error, and the consumer
 moves on. A well-formed event of a type this build does not know is parked in the database.
+
+Two ways to isolate a bad event. By default each event runs in its own savepoint under its own span, so
+a refused event is rolled back alone. A consumer built with `batch_mode=True` (monitoring, whose
+handlers only buffer and whose work happens once per batch before the commit) runs the whole batch
+under one span linked to every event's producer, without savepoints; if the batch fails for a reason
+other than the database being unavailable, it is applied again one event per transaction, and the
+event that fails alone is dead-lettered.
 """
 
 from __future__ import annotations
@@ -18,7 +25,8 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, ConsumerRecord, TopicPartition
-from opentelemetry.trace import SpanKind, Status, StatusCode
+from opentelemetry.context import Context
+from opentelemetry.trace import Link, SpanKind, Status, StatusCode, get_current_span
 from sqlalchemy import insert, select
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
@@ -34,6 +42,8 @@ log = logging.getLogger(__name__)
 _tracer = tracer(__name__)
 
 Handler = Callable[[Session, Envelope, Any], None]
+_TRANSIENT = (OperationalError, InterfaceError)  # the database, not the event: the batch is read again
+_MAX_LINKS = 128  # the SDK's default limit of links per span
 HandlerMap = dict[str, Handler]
 
 
@@ -90,6 +100,7 @@ class EventConsumer:
         producer: AIOKafkaProducer,
         max_records: int = 500,
         ownership: PartitionOwnership | None = None,
+        batch_mode: bool = False,
     ) -> None:
         self.name = name
         self.topics = topics
@@ -99,6 +110,7 @@ class EventConsumer:
         self.producer = producer  # shared with the relay; used for dead letters
         self.max_records = max_records
         self.ownership = ownership
+        self.batch_mode = batch_mode
         self.consumer = AIOKafkaConsumer(
             bootstrap_servers=bootstrap_servers,
             group_id=name,
@@ -165,6 +177,54 @@ class EventConsumer:
         return item
 
     def _apply(self, items: list[_Item]) -> None:
+        if not self.batch_mode:
+            self._apply_in_one_transaction(items, isolate=True)
+            return
+        try:
+            self._apply_batch(items)
+        except _TRANSIENT:
+            raise
+        except Exception as exc:
+            log.warning("%s: a batch of %d events failed (%s: %s); applying them one per transaction",
+                        self.name, len(items), type(exc).__name__, exc)
+            for item in items:
+                try:
+                    self._apply_in_one_transaction([item], isolate=False)
+                except _TRANSIENT:
+                    raise  # the whole batch is read again; the inbox skips what this loop already applied
+                except Exception as single:
+                    item.error = f"{type(single).__name__}: {single}"
+                    log.warning("%s: %s refused: %s", self.name, item.envelope.id if item.envelope else "?",
+                                item.error)
+
+    def _apply_batch(self, items: list[_Item]) -> None:
+        """One span for the batch (a span and a savepoint per event cost more than the handler here). Its
+        parent is the first event's producer, so a lone event (the usual case outside bursts) stays in its
+        request's trace; the other events' producers are links (OpenTelemetry's messaging conventions for
+        batch processing, up to the SDK's 128 links per span)."""
+        parent: Context | None = None
+        links: list[Link] = []
+        seen: set[tuple[int, int]] = set()
+        for item in items:
+            context = context_from_kafka_headers(item.record.headers or ())
+            span_context = get_current_span(context).get_span_context()
+            if not span_context.is_valid or (span_context.trace_id, span_context.span_id) in seen:
+                continue
+            seen.add((span_context.trace_id, span_context.span_id))
+            if parent is None:
+                parent = context
+            elif len(links) < _MAX_LINKS:
+                links.append(Link(span_context))
+        topics = {item.record.topic for item in items}
+        destination = topics.pop() if len(topics) == 1 else "(several topics)"
+        with _tracer.start_as_current_span(f"{destination} process", context=parent, kind=SpanKind.CONSUMER,
+                                           links=links) as span:
+            span.set_attribute("messaging.consumer.group.name", self.name)
+            if len(items) > 1:
+                span.set_attribute("messaging.batch.message_count", len(items))
+            self._apply_in_one_transaction(items, isolate=False)
+
+    def _apply_in_one_transaction(self, items: list[_Item], isolate: bool) -> None:
         inbox = self.tables.inbox
         now = datetime.now(UTC)
         with self.session_factory.begin() as session:
@@ -186,16 +246,20 @@ class EventConsumer:
                     continue
                 if item.unknown:
                     self._park(session, item, now)
-                elif item.payload is not None and not self._handle(session, item):
-                    continue
+                elif item.payload is not None:
+                    if isolate:
+                        if not self._handle_isolated(session, item):
+                            continue
+                    else:
+                        self.handlers[envelope.type](session, envelope, item.payload)
                 seen.add(envelope.id)  # the same event twice in one batch is applied once
                 applied.append(dict(consumer=self.name, event_id=envelope.id, event_type=envelope.type,
                                     applied_at=now))
             if applied:
                 session.execute(insert(inbox), applied)
-            self.applied += len(applied)
+        self.applied += len(applied)
 
-    def _handle(self, session: Session, item: _Item) -> bool:
+    def _handle_isolated(self, session: Session, item: _Item) -> bool:
         assert item.envelope is not None
         record = item.record
         ctx = context_from_kafka_headers(record.headers or ())
@@ -208,7 +272,7 @@ class EventConsumer:
                 self.handlers[item.envelope.type](session, item.envelope, item.payload)
                 savepoint.commit()
                 return True
-            except (OperationalError, InterfaceError):
+            except _TRANSIENT:
                 # The database is unavailable or locked, not the event at fault: retry the whole batch.
                 # Integrity or data errors would fail the same way forever, so they dead-letter below.
                 raise

@@ -165,6 +165,14 @@ class Clock:
                           budget_seconds(extension))
         return None if extended is None else Expiry(extended.due_at, due.provisional or extended.provisional)
 
+    def deadlines(self, calendar: WorkingDayCalendar) -> list[Expiry | None]:
+        """Every limit's deadline, in the order of `limits`: computed once, passed to the methods below
+        as `dues` by a caller that asks for several of them (each deadline walks the calendar)."""
+        return [self.deadline(spec, calendar) for spec in self.limits]
+
+    def _dues(self, calendar: WorkingDayCalendar, dues: list[Expiry | None] | None) -> list[Expiry | None]:
+        return self.deadlines(calendar) if dues is None else dues
+
     def _ledger_as_if_running(self) -> list[Interval]:
         """For a closed clock, the deadline it was held to: the ledger continued past its end."""
         ended, self.ended_at = self.ended_at, None
@@ -188,7 +196,8 @@ class Clock:
             return max(by_share, policy.working_days * DAY_SECONDS)
         return by_share
 
-    def level_instants(self, calendar: WorkingDayCalendar, policy: WarningPolicy) -> dict[Level, datetime]:
+    def level_instants(self, calendar: WorkingDayCalendar, policy: WarningPolicy,
+                       dues: list[Expiry | None] | None = None) -> dict[Level, datetime]:
         """When each level is (or was) reached on the current ledger; a paused clock reaches nothing new.
 
         For a closed clock, the levels it reached before it ended: an end recorded after a level fell due
@@ -207,8 +216,7 @@ class Clock:
             at = instant_when_used(axis, counting_origin(self.budget_start, limit.unit), ledger, budget - threshold)
             if at is not None:
                 instants[Level.warning] = at
-        for spec in self.limits:
-            due = self.deadline(spec, calendar)
+        for spec, due in zip(self.limits, self._dues(calendar, dues), strict=True):
             if due is None:
                 continue
             previous = instants.get(spec.level)
@@ -226,16 +234,17 @@ class Clock:
         reached = [lvl for lvl, when in self.level_instants(calendar, policy).items() if when <= at]
         return max(reached, key=LEVEL_ORDER.__getitem__, default=Level.normal)
 
-    def verdict(self, calendar: WorkingDayCalendar) -> Verdict | None:
+    def verdict(self, calendar: WorkingDayCalendar, dues: list[Expiry | None] | None = None) -> Verdict | None:
         if self.ended_at is None:
             return None
         if self.end_reason == "withdrawn":
             return Verdict.withdrawn
-        late = [spec for spec in self.limits
-                if (d := self.deadline(spec, calendar)) is not None and self.ended_at > d.due_at]
+        ended = self.ended_at
+        late = [spec for spec, d in zip(self.limits, self._dues(calendar, dues), strict=True)
+                if d is not None and ended > d.due_at]
         if any(spec.level is Level.severe for spec in late):
             return Verdict.late_legal
         return Verdict.late_promise if late else Verdict.on_time
 
-    def provisional(self, calendar: WorkingDayCalendar) -> bool:
-        return any((d := self.deadline(spec, calendar)) is not None and d.provisional for spec in self.limits)
+    def provisional(self, calendar: WorkingDayCalendar, dues: list[Expiry | None] | None = None) -> bool:
+        return any(d is not None and d.provisional for d in self._dues(calendar, dues))

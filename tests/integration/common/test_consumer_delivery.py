@@ -73,11 +73,12 @@ class Harness:
         return handle
 
     @contextlib.asynccontextmanager
-    async def consumer(self, handle: Any, producer: AIOKafkaProducer) -> AsyncIterator[EventConsumer]:
+    async def consumer(self, handle: Any, producer: AIOKafkaProducer,
+                       batch_mode: bool = False) -> AsyncIterator[EventConsumer]:
         consumer = EventConsumer(
             name=self.group, topics=[self.topic], handlers={CaseWithdrawn.event_type: handle},
             session_factory=self.session_factory, tables=self.tables, bootstrap_servers=self.bootstrap,
-            producer=producer, max_records=50,
+            producer=producer, max_records=50, batch_mode=batch_mode,
         )
         await consumer.start()
         task = asyncio.create_task(consumer.run())
@@ -257,6 +258,26 @@ async def test_a_refused_event_is_dead_lettered_and_the_next_applied(
     assert h.rows(refused.id) == 0 and h.inbox_rows(refused.id) == 0
     assert h.rows(following.id) == 1 and h.inbox_rows(following.id) == 1
     assert h.parked() == []
+
+
+async def test_in_batch_mode_a_refused_event_is_found_alone_and_the_rest_applied_once(
+        setup: tuple[Harness, AIOKafkaProducer]) -> None:
+    h, producer = setup
+    before, refused, after = withdrawal("之前"), withdrawal("boom"), withdrawal("之后")
+    # Sent before the consumer starts, so the three arrive in one batch and the batch's transaction fails.
+    for envelope in (before, refused, after):
+        last = await send(producer, h.topic, envelope)
+    async with h.consumer(h.handler(), producer, batch_mode=True) as consumer:
+        await eventually("offsets committed past the batch", lambda: _committed_past(h, last))
+        assert consumer.dead_lettered == 1
+
+    letters = await h.dead_letters(wanted=1)
+    assert [dict(letter.headers)["ce_id"].decode() for letter in letters] == [refused.id]
+    # The batch's transaction was rolled back whole, then each event ran in its own: once each, the refused none.
+    assert h.calls.count(before.id) == 2 and h.calls.count(refused.id) == 2
+    assert h.rows(before.id) == 1 and h.inbox_rows(before.id) == 1
+    assert h.rows(after.id) == 1 and h.inbox_rows(after.id) == 1
+    assert h.rows(refused.id) == 0 and h.inbox_rows(refused.id) == 0
 
 
 async def test_a_new_group_member_resumes_without_applying_anything_twice(
