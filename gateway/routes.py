@@ -17,6 +17,10 @@ ROUTES: tuple[Route, ...] = (
     Route("/api/v1/approval", "approval"),
     Route("/api/v1/catalogue", "disclosure", frozenset({"GET"})),  # 办事指南 is public
     Route("/api/v1/results", "disclosure", frozenset({"GET"})),  # 办件结果公示 is public
+    Route("/api/v1/regions", "disclosure", frozenset({"GET"})),  # the region tree the catalogue is offered in
+    # 主动公开目录 is public; 依申请公开 requests are submitted by anyone (Art. 27), handled by staff.
+    Route("/api/v1/information", "disclosure", frozenset({"GET"})),
+    Route("/api/v1/information-requests", "disclosure", frozenset({"POST"})),
     Route("/api/v1/monitoring", "monitoring"),
 )
 

@@ -338,7 +338,8 @@ async def run_platform(out: list[str]) -> None:
 
         # ---- 2. burst (and the open clocks around the lateness figure) ---------------------------------------
         t_p = datetime.now(UTC)
-        planned_ingest_s = (N_FAR + N_BURST) / rate * 1.2 + 15
+        # CaseAccepted alone is slower to ingest than the lifecycle mix of [1] (a new subject and clock each).
+        planned_ingest_s = (N_FAR + N_BURST) / rate * 2.0 + 15
         burst_ms = int((t_p.timestamp() + planned_ingest_s) * 1000)
         burst_limit = math.ceil(planned_ingest_s / 60) + 1  # minutes: the accepted instant lies before t_p
         burst_start = datetime.fromtimestamp(burst_ms / 1000, UTC) - timedelta(minutes=burst_limit)

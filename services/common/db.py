@@ -106,7 +106,9 @@ def make_read_session_factory(engine: Engine) -> sessionmaker[Any]:
 
 
 def upgrade_database(url: str, migrations_dir: Path) -> None:
-    """Runs this service's Alembic migrations to head; called at start-up and by `make run`."""
+    """Runs this service's Alembic migrations to their head(s); called at start-up and by `make run`.
+
+    "heads": work on independent tables may branch from one revision; a merge revision joins the branches."""
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
@@ -114,4 +116,4 @@ def upgrade_database(url: str, migrations_dir: Path) -> None:
     cfg = Config()
     cfg.set_main_option("script_location", str(migrations_dir))
     cfg.set_main_option("sqlalchemy.url", url)
-    command.upgrade(cfg, "head")
+    command.upgrade(cfg, "heads")

@@ -35,6 +35,7 @@ class Role(StrEnum):
     department_head = "department_head"  # 科室/部门负责人
     supervisor = "supervisor"  # 电子监察人员
     catalogue_admin = "catalogue_admin"  # 事项目录管理员
+    disclosure_officer = "disclosure_officer"  # 政府信息公开工作机构人员 (依申请公开, 主动公开目录)
     operations = "operations"  # 运维
     platform = "platform"  # 省级平台等机器客户端
     public = "public"

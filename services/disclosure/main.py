@@ -8,6 +8,9 @@ from fastapi import FastAPI
 
 from services.common.runtime import ServiceSpec, create_service_app
 from services.disclosure.adapters.tables import messaging
+from services.disclosure.api.catalogue_io_routes import catalogue_io_router
+from services.disclosure.api.information_routes import information_router
+from services.disclosure.api.region_routes import regions_router
 from services.disclosure.api.routes import catalogue_router, results_router
 from services.disclosure.config import DisclosureSettings
 from services.disclosure.consumers import CONSUMERS
@@ -23,7 +26,8 @@ def create_app() -> FastAPI:
         database_url=settings.database_url,
         migrations_dir=Path(__file__).parent / "migrations",
         tables=messaging,
-        routers=[catalogue_router, results_router],
+        # The fixed catalogue paths (search, import, export) before catalogue_router's /items/{item_code}.
+        routers=[regions_router, catalogue_io_router, catalogue_router, results_router, information_router],
         consumers=CONSUMERS,
     ))
 

@@ -14,7 +14,7 @@ from fractions import Fraction
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from services.common.contracts.catalogue import MaterialSpec, ProcessStep
+from services.common.contracts.catalogue import ItemElements, MaterialSpec, ProcessStep
 from services.common.contracts.payloads import LimitUnit, TimeLimit
 from services.common.principal import region_prefix
 
@@ -74,6 +74,7 @@ class ItemDefinition(BaseModel):
     process: list[ProcessStep] = Field(default_factory=list)  # 办理流程
     publish_results: bool = True  # 办件结果公示
     fee_charged: bool = False  # 是否收费
+    elements: ItemElements = Field(default_factory=ItemElements)  # the rest of the guide (办事指南)
 
 
 @dataclass(frozen=True)
