@@ -41,7 +41,7 @@ class OutboxRelay:
         tables: MessagingTables,
         producer: AIOKafkaProducer,
         sweep_seconds: float = 1.0,
-        batch_size: int = 500,
+        batch_size: int = 1000,
     ) -> None:
         self.session_factory = session_factory
         self.read_session = read_session
@@ -78,39 +78,61 @@ class OutboxRelay:
             self._wake.clear()
 
     async def drain(self) -> int:
+        """Publishes every pending row. The next batch is read and sent while the broker acknowledges the
+        previous one (two batches in flight at most): waiting for each batch's acknowledgements before
+        reading the next made an end-of-day burst of alerts a series of round trips."""
         total = 0
-        while True:
-            rows = await asyncio.to_thread(self._fetch_pending)
-            if not rows:
-                return total
-            futures = []
-            for row in rows:
-                # Under the trace of the request that wrote the row: aiokafka's instrumentation opens the
-                # `<topic> send` producer span there and injects it into the headers.
-                token = otel_context.attach(context_from_traceparent(row.traceparent))
-                try:
-                    futures.append(
-                        await self.producer.send(
-                            row.topic,
-                            value=row.payload,
-                            key=row.key.encode(),
-                            headers=[(k, v.encode()) for k, v in row.headers],
+        after_id = 0
+        confirming: asyncio.Task[None] | None = None
+        try:
+            while True:
+                rows = await asyncio.to_thread(self._fetch_pending, after_id)
+                if not rows:
+                    if confirming is not None:
+                        await confirming
+                    return total
+                futures = []
+                for row in rows:
+                    # Under the trace of the request that wrote the row: aiokafka's instrumentation opens the
+                    # `<topic> send` producer span there and injects it into the headers.
+                    token = otel_context.attach(context_from_traceparent(row.traceparent))
+                    try:
+                        futures.append(
+                            await self.producer.send(
+                                row.topic,
+                                value=row.payload,
+                                key=row.key.encode(),
+                                headers=[(k, v.encode()) for k, v in row.headers],
+                            )
                         )
-                    )
-                finally:
-                    otel_context.detach(token)
-            # Marked sent only once the broker acknowledged every row of the batch.
-            await asyncio.gather(*futures)
-            await asyncio.to_thread(self._mark_sent, [row.id for row in rows])
-            self.published += len(rows)
-            total += len(rows)
+                    finally:
+                        otel_context.detach(token)
+                after_id = rows[-1].id
+                if confirming is not None:
+                    await confirming
+                confirming = asyncio.create_task(self._confirm(futures, [row.id for row in rows]))
+                total += len(rows)
+        finally:
+            if confirming is not None and not confirming.done():
+                confirming.cancel()
+                await asyncio.gather(confirming, return_exceptions=True)
 
-    def _fetch_pending(self) -> list[Any]:
+    async def _confirm(self, futures: list[Any], ids: list[int]) -> None:
+        # Marked sent only once the broker acknowledged every row of the batch; a failure leaves the rows
+        # pending and the relay starts again from the oldest unsent row.
+        await asyncio.gather(*futures)
+        await asyncio.to_thread(self._mark_sent, ids)
+        self.published += len(ids)
+
+    def _fetch_pending(self, after_id: int = 0) -> list[Any]:
         outbox = self.tables.outbox
         with self.read_session() as session:
             return list(
                 session.execute(
-                    select(outbox).where(outbox.c.published_at.is_(None)).order_by(outbox.c.id).limit(self.batch_size)
+                    select(outbox)
+                    .where(outbox.c.published_at.is_(None), outbox.c.id > after_id)
+                    .order_by(outbox.c.id)
+                    .limit(self.batch_size)
                 ).all()
             )
 
