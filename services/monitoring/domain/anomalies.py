@@ -179,6 +179,22 @@ def completed_without_acceptance(events: list[Recorded]) -> list[Anomaly]:
     return found
 
 
+def event_for_unknown_case(events: list[Recorded]) -> list[Anomaly]:
+    """未登记办件的事件: events of a case monitoring never saw received or accepted (issue 3 "Bad input": an
+    event for an unknown case). A case's events share its Kafka key, so its receipt or acceptance always
+    comes first on the topic; one missing means a producer skipped it or the record was made up. Raised once
+    per case, at its first such event; the events are kept and move what clocks they can."""
+    if any(isinstance(e.payload, CaseReceived | CaseAccepted) for e in events):
+        return []
+    if not events:
+        return []
+    first = events[0]
+    return [Anomaly("event_for_unknown_case", _case_no(first), first.event_id, "未登记办件的事件", {
+        "event_id": first.event_id, "event_type": _type(first.payload), "occurred_at": _at(first.payload.occurred_at),
+        "recorded_at": _at(first.recorded_at), "events_without_case": str(len(events)),
+    })]
+
+
 def step_records(events: list[Recorded]) -> list[Anomaly]:
     """环节缺少开始记录 / 环节顺序颠倒: a completed step with no start for its task, or completed before it
     started (issue 3 "steps out of order or missing"; domain.md §6 "missing process records")."""
@@ -417,6 +433,7 @@ def detect_case_anomalies(
         lambda: backfilled_records(ordered, policy),
         lambda: future_times(ordered, policy),
         lambda: completed_without_acceptance(ordered),
+        lambda: event_for_unknown_case(ordered),
         lambda: steps_skipped(ordered),
         lambda: step_records(ordered),
         lambda: supplement_not_one_time(ordered),

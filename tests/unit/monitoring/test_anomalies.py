@@ -165,6 +165,12 @@ ROWS: dict[str, Row] = {
     "completion without acceptance": Row(
         "completed_without_acceptance", [drop("acc")], "done",
         {"event_id": "done", "completed_at": "2025-10-14T16:00:00+08:00", "accepted_at": "无受理记录"}),
+    # 未登记办件的事件: neither received nor accepted; raised once, at the first event in time order
+    "events of a case never received nor accepted": Row(
+        "event_for_unknown_case", [drop("recv", "acc")], "s1",
+        {"event_id": "s1", "event_type": "zwfw.case.step_started.v1", "occurred_at": "2025-09-30T09:10:00+08:00",
+         "events_without_case": "11"}),
+    "a case received but not yet accepted is known": Row("event_for_unknown_case", [drop("acc")], None),
     # 环节缺少开始记录 / 环节顺序颠倒
     "step completed without its start": Row(
         "step_start_missing", [drop("s1")], "c1", {"task_id": "T1", "step_code": "review"}),
@@ -287,7 +293,8 @@ def test_titles_are_chinese() -> None:
 def _everything_wrong() -> list[Recorded]:
     payloads = clean()
     for row in ROWS.values():
-        if row.key is not None and row.rule not in ("completed_without_acceptance", "step_start_missing"):
+        if row.key is not None and row.rule not in ("completed_without_acceptance", "step_start_missing",
+                                                    "event_for_unknown_case"):
             for edit in row.edits:
                 with contextlib.suppress(KeyError):  # rows that drop what another row edits
                     edit(payloads)
