@@ -79,7 +79,6 @@ class AfterCommit:
     """Collected during a transaction, applied by the service once it commits."""
 
     timers: dict[str, int | None] = field(default_factory=dict)  # clock id → due ms, None = cancel
-    alerts: list[dict[str, Any]] = field(default_factory=list)  # for the live stream
 
 
 def after_commit(session: Session) -> AfterCommit:
@@ -350,14 +349,11 @@ def _raise_many(session: Session, ctx: Supervision, alerts: list[dict[str, Any]]
     raised = [a for a in alerts if a["claim"] in inserted]
     ctx.outbox.emit_many(session, [
         AlertRaised(occurred_at=now, subject_no=a["subject_no"], clock_id=a["clock_id"] or "",
-                    alert_no=a["alert_no"], level=AlertLevel(a["level"]), rule=a["rule"],
+                    alert_no=a["alert_no"], level=AlertLevel(a["level"]), rule=a["rule"], title=a["title"],
                     due_at=a["due_at"] or now, region_code=a["region_code"], department=a["department"],
                     evidence=a["evidence"])
         for a in raised
     ])
-    after_commit(session).alerts.extend(
-        {**a, "due_at": a["due_at"].isoformat() if a["due_at"] else None, "raised_at": now.isoformat()}
-        for a in raised)
     return len(raised)
 
 

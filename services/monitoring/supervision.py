@@ -14,11 +14,15 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
-from aiokafka import TopicPartition
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.partitioner import murmur2
+from pydantic import ValidationError
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
+from services.common.contracts.envelope import Envelope, MalformedEvent
+from services.common.contracts.supervision import AlertRaised
+from services.common.contracts.topics import Topic
 from services.common.messaging.consumer import EventConsumer
 from services.common.runtime import Runtime
 from services.common.workdays import SHANGHAI
@@ -30,6 +34,19 @@ from services.monitoring.timers import TimerStore
 log = logging.getLogger(__name__)
 
 _SUBJECT_TOPICS = {kind: topic for topic, kind in handlers.SUBJECT_TYPES.items()}
+
+
+def _streamable(record: Any) -> dict[str, Any] | None:
+    """An AlertRaised record as the stream shows it; anything else on the topic is not for the stream."""
+    try:
+        envelope = Envelope.from_kafka(record.key, record.value, list(record.headers or ()))
+        if envelope.type != AlertRaised.event_type:
+            return None
+        event = AlertRaised.model_validate(envelope.data)
+    except (MalformedEvent, ValidationError) as exc:
+        log.warning("not streamed: unreadable record %s/%s/%s: %s", record.topic, record.partition, record.offset, exc)
+        return None
+    return {**event.model_dump(mode="json", exclude={"occurred_at"}), "raised_at": event.occurred_at.isoformat()}
 
 
 def subject_partition(subject_no: str, partitions: int) -> int:
@@ -96,8 +113,6 @@ class SupervisionService:
                 self.runner.cancel(clock_id)
             else:
                 self.runner.arm(clock_id, due_ms)
-        for alert in pending.alerts:
-            self.hub.publish(alert)
 
     # ---- timers ------------------------------------------------------------------------------------------
 
@@ -156,6 +171,32 @@ class SupervisionService:
             log.warning("the %d working-day calendar is not loaded; deadlines in %d are provisional "
                         "(PUT /api/v1/monitoring/calendar/years/%d)", missing, missing, missing)
         await self.runner.run()
+
+    # ---- the live stream ---------------------------------------------------------------------------------
+
+    async def stream_from_topic(self) -> None:
+        """Feeds the live stream from the supervision topic, not from this instance's own commits: with several
+        instances each fires the timers of its own partitions, and every subscriber must see every alert."""
+        settings = self.runtime.settings
+        topic = Topic.supervision.name_with(settings.zwfw_topic_prefix)
+        while True:
+            # No group: each instance reads everything, from the end (a live stream, not a history).
+            consumer = AIOKafkaConsumer(topic, bootstrap_servers=settings.kafka_bootstrap_servers, group_id=None,
+                                        auto_offset_reset="latest", enable_auto_commit=False)
+            try:
+                await consumer.start()
+                async for record in consumer:
+                    alert = _streamable(record)
+                    if alert is not None:
+                        self.hub.publish(alert)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("reading %s for the live stream failed; reconnecting", topic)
+                await asyncio.sleep(2.0)
+            finally:
+                with contextlib.suppress(Exception):
+                    await consumer.stop()
 
     # ---- calendar changes ----------------------------------------------------------------------------
 

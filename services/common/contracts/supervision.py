@@ -30,6 +30,7 @@ class AlertRaised(_SupervisionEvent):
     alert_no: str
     level: AlertLevel
     rule: str
+    title: str = ""  # 中文, e.g. "审查：黄牌：超过承诺时限"
     due_at: AwareDatetime
     region_code: str
     department: str = ""
