@@ -19,12 +19,14 @@ from services.disclosure.adapters.tables import case_summary, item_version, publ
 from services.disclosure.domain.catalogue import (
     CatalogueError,
     CatalogueItem,
+    Editor,
     InvalidDefinition,
     ItemDefinition,
     ItemVersion,
     VersionStatus,
     validate_definition,
 )
+from services.disclosure.domain.diff import diff_definitions
 from services.disclosure.domain.masking import MaskedApplicant, mask_applicant
 from services.disclosure.domain.results import SummaryStatus, result_label, should_publish
 
@@ -44,15 +46,36 @@ def _version_from_row(row: Any) -> ItemVersion:
         definition=ItemDefinition.model_validate(row.definition), status=VersionStatus(row.status),
         created_at=row.created_at, published_at=row.published_at,
         retired_at=row.retired_at, retire_reason=row.retire_reason or "",
+        changed_by=Editor(row.created_by, row.created_by_name or "") if row.created_by else None,
+        change_reason=row.change_reason or "",
     )
 
 
-def _version_out(v: ItemVersion) -> dict[str, Any]:
+def _editor_out(v: ItemVersion, show_account: bool) -> dict[str, str] | None:
+    """The name of who changed a public catalogue is public record; the account id behind it is only for the
+    item's own administrators (it is a login, and of no use to anyone else)."""
+    if v.changed_by is None:
+        return None
+    return {"subject": v.changed_by.subject if show_account else "", "name": v.changed_by.name}
+
+
+def _version_meta(v: ItemVersion, show_account: bool = False) -> dict[str, Any]:
     return {
-        **v.definition.model_dump(mode="json"),
         "version": v.version, "status": v.status.value, "created_at": v.created_at,
-        "published_at": v.published_at, "retired_at": v.retired_at, "retire_reason": v.retire_reason,
+        "published_at": v.published_at, "retired_at": v.retired_at,
+        "changed_by": _editor_out(v, show_account), "change_reason": v.change_reason,
     }
+
+
+def _version_out(v: ItemVersion, show_account: bool = False) -> dict[str, Any]:
+    return {
+        **v.definition.model_dump(mode="json"), **_version_meta(v, show_account), "retire_reason": v.retire_reason,
+    }
+
+
+def _administers(principal: Principal, region_code: str, can_see_drafts: bool) -> bool:
+    """A catalogue administrator of the item's region: sees its drafts and its editors' accounts."""
+    return can_see_drafts and principal.can_see_region(region_code)
 
 
 def _load_item(session: Session, item_code: str) -> CatalogueItem:
@@ -82,8 +105,8 @@ def _save_status(session: Session, v: ItemVersion) -> None:
 
 
 def create_item(session: Session, principal: Principal, definition: ItemDefinition,
-                now: datetime | None = None) -> dict[str, Any]:
-    """A new draft version of an item, in the administrator's own region."""
+                now: datetime | None = None, change_reason: str = "") -> dict[str, Any]:
+    """A new draft version of an item, in the administrator's own region, recording who wrote it and why."""
     now = now or datetime.now(UTC)
     issues = validate_definition(definition)
     if issues:
@@ -98,7 +121,7 @@ def create_item(session: Session, principal: Principal, definition: ItemDefiniti
     if newest is not None and not principal.can_see_region(newest.definition.region_code):
         raise Problem(409, "item-code-taken", f"实施编码 {definition.item_code} 已被其他区划使用")
     try:
-        draft = item.add_draft(definition, now)
+        draft = item.add_draft(definition, now, Editor(principal.subject, principal.name), change_reason)
     except CatalogueError as exc:
         raise _problem(exc) from exc
     try:
@@ -107,12 +130,13 @@ def create_item(session: Session, principal: Principal, definition: ItemDefiniti
                 item_code=draft.item_code, version=draft.version, status=draft.status.value,
                 region_code=definition.region_code, region_scope=region_prefix(definition.region_code),
                 name=definition.name, definition=definition.model_dump(mode="json"), created_at=now,
-                created_by=principal.subject, retire_reason="",
+                created_by=principal.subject, created_by_name=principal.name,
+                change_reason=draft.change_reason, retire_reason="",
             ))
     except IntegrityError as exc:
         # Two administrators raced for the same next version (possible on PostgreSQL): one draft wins.
         raise Problem(409, "draft-exists", f"事项 {definition.item_code} 已有未发布的草稿") from exc
-    return _version_out(draft)
+    return _version_out(draft, show_account=True)
 
 
 def publish_item(session: Session, outbox: Outbox, principal: Principal, item_code: str,
@@ -135,7 +159,7 @@ def publish_item(session: Session, outbox: Outbox, principal: Principal, item_co
     _save_status(session, published)
     outbox.emit(session, ItemVersionPublished(occurred_at=now, version=published.version,
                                               **published.definition.model_dump()))
-    return _version_out(published)
+    return _version_out(published, show_account=True)
 
 
 def retire_item(session: Session, outbox: Outbox, principal: Principal, item_code: str, reason: str,
@@ -149,7 +173,7 @@ def retire_item(session: Session, outbox: Outbox, principal: Principal, item_cod
     _save_status(session, retired)
     outbox.emit(session, ItemVersionRetired(occurred_at=now, item_code=item_code, version=retired.version,
                                             reason=reason))
-    return _version_out(retired)
+    return _version_out(retired, show_account=True)
 
 
 def list_items(session: Session, region_code: str | None, q: str | None, limit: int = 500) -> list[dict[str, Any]]:
@@ -179,10 +203,37 @@ def get_version(session: Session, principal: Principal, item_code: str, version:
     row = session.execute(
         select(item_version).where(item_version.c.item_code == item_code, item_version.c.version == version)
     ).first()
-    if row is None or (row.status == VersionStatus.draft.value
-                       and not (can_see_drafts and principal.can_see_region(row.region_code))):
+    admin = row is not None and _administers(principal, row.region_code, can_see_drafts)
+    if row is None or (row.status == VersionStatus.draft.value and not admin):
         raise Problem(404, "item-version-not-found", f"事项 {item_code} 第 {version} 版不存在")
-    return _version_out(_version_from_row(row))
+    return _version_out(_version_from_row(row), show_account=admin)
+
+
+def diff_version(session: Session, principal: Principal, item_code: str, version: int,
+                 can_see_drafts: bool) -> dict[str, Any]:
+    """What `version` changed against the version before it (版本比对), computed from the two definitions.
+    A draft compares only for its region's administrators, as it reads; version 1 has nothing before it."""
+    rows = session.execute(
+        select(item_version).where(item_version.c.item_code == item_code,
+                                   item_version.c.version.in_((version - 1, version)))
+    ).all()
+    by_version = {r.version: r for r in rows}
+    after_row, before_row = by_version.get(version), by_version.get(version - 1)
+    admin = after_row is not None and _administers(principal, after_row.region_code, can_see_drafts)
+    if after_row is None or (after_row.status == VersionStatus.draft.value and not admin):
+        raise Problem(404, "item-version-not-found", f"事项 {item_code} 第 {version} 版不存在")
+    if before_row is None:
+        raise Problem(404, "item-version-not-found",
+                      f"事项 {item_code} 第 {version} 版之前没有版本可比对", item_code=item_code, version=version)
+    before, after = _version_from_row(before_row), _version_from_row(after_row)
+    return {
+        "item_code": item_code,
+        "before": _version_meta(before, admin), "after": _version_meta(after, admin),
+        "changes": [
+            {"field": c.field, "label": c.label, "kind": c.kind.value, "before": c.before, "after": c.after}
+            for c in diff_definitions(before.definition, after.definition)
+        ],
+    }
 
 
 # ---- events from the case topic: masked summaries and public results ------------------------------------

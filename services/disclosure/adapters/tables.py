@@ -24,7 +24,9 @@ item_version = Table(
     Column("name", String(200), nullable=False),
     Column("definition", JSON, nullable=False),  # ItemDefinition as JSON
     Column("created_at", UtcDateTime(), nullable=False),
-    Column("created_by", String(100), nullable=False),
+    Column("created_by", String(100), nullable=False),  # 变更人: the principal's subject
+    Column("created_by_name", String(100), nullable=False, default=""),  # and the name it carried
+    Column("change_reason", Text, nullable=False, default=""),  # 变更原因; empty only on a first version
     Column("published_at", UtcDateTime()),
     Column("retired_at", UtcDateTime()),
     Column("retire_reason", Text, nullable=False, default=""),

@@ -14,7 +14,15 @@ from services.common.problems import Problem
 from services.common.runtime import Runtime, get_runtime
 from services.common.workdays import SHANGHAI
 from services.disclosure import handlers
-from services.disclosure.api.schemas import ItemDefinitionIn, ItemList, ItemOut, ResultList, ResultOut, RetireIn
+from services.disclosure.api.schemas import (
+    ItemDefinitionIn,
+    ItemList,
+    ItemOut,
+    ResultList,
+    ResultOut,
+    RetireIn,
+    VersionDiffOut,
+)
 
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 ItemCode = Annotated[str, Path(min_length=1, max_length=64, description="实施编码")]
@@ -47,13 +55,14 @@ async def _read(runtime: Runtime, work: Any) -> Any:
 @catalogue_router.post(
     "", status_code=201, response_model=ItemOut, summary="Create a draft version of an item (编制事项草稿)",
     responses={409: {"description": "The item already has an open draft"},
-               422: {"description": "The definition breaks a catalogue rule; `errors` names each field"}},
+               422: {"description": "The definition breaks a catalogue rule, or a version after the first has no "
+                                    "`change_reason`; `errors` names each field"}},
 )
 async def create_item(body: ItemDefinitionIn, principal: CurrentPrincipal, runtime: RuntimeDep) -> JSONResponse:
     require_role(principal, Role.catalogue_admin)
     definition = body.to_domain()
     now = datetime.now(UTC)
-    out = await _write(runtime, lambda s: handlers.create_item(s, principal, definition, now))
+    out = await _write(runtime, lambda s: handlers.create_item(s, principal, definition, now, body.change_reason))
     body_out = ItemOut.model_validate(out).model_dump(mode="json")
     return JSONResponse(body_out, status_code=201,
                         headers={"Location": f"/api/v1/catalogue/items/{out['item_code']}/versions/{out['version']}"})
@@ -102,6 +111,19 @@ async def get_item_version(
     can_see_drafts = principal.role is Role.catalogue_admin
     out = await _read(runtime, lambda s: handlers.get_version(s, principal, item_code, version, can_see_drafts))
     return ItemOut.model_validate(out)
+
+
+@catalogue_router.get(
+    "/{item_code}/versions/{version}/diff", response_model=VersionDiffOut,
+    summary="What a version changed against the one before it (版本比对)",
+    responses={404: {"description": "No such version, a draft of another region, or version 1 (nothing before)"}},
+)
+async def get_item_version_diff(
+    item_code: ItemCode, version: Annotated[int, Path(ge=1)], principal: CurrentPrincipal, runtime: RuntimeDep,
+) -> VersionDiffOut:
+    can_see_drafts = principal.role is Role.catalogue_admin
+    out = await _read(runtime, lambda s: handlers.diff_version(s, principal, item_code, version, can_see_drafts))
+    return VersionDiffOut.model_validate(out)
 
 
 # ---- public case results -------------------------------------------------------------------------------

@@ -25,6 +25,14 @@ ITEM_TYPES: dict[str, str] = {
     "10": "其他行政权力", "20": "公共服务",
 }
 CASE_TYPES: dict[str, str] = {"1": "即办件", "2": "承诺件"}
+# 行使层级 (domain.md §9); "" means not stated, which older versions are.
+LEVELS: dict[str, str] = {"1": "国家级", "2": "省级", "3": "设区的市级", "4": "县级", "5": "乡镇（街道）级",
+                          "6": "村（社区）级", "7": "分级行使"}
+# 办理形式: the ways an applicant can hand in an application.
+HANDLING_FORMS: dict[str, str] = {"window": "窗口办理", "web": "网上办理", "mobile": "掌上办理", "post": "邮寄申请"}
+# 时限单位, for messages that must list the allowed units.
+LIMIT_UNITS: dict[str, str] = {"working_days": "工作日", "calendar_days": "自然日", "hours": "小时",
+                               "minutes": "分钟"}
 
 _UNIT_ZH = {
     LimitUnit.working_days: "个工作日", LimitUnit.calendar_days: "个自然日",
@@ -140,6 +148,42 @@ def validate_definition(item: ItemDefinition) -> list[DefinitionIssue]:
     if item.joint and not any(s.departments for s in item.process):
         issues.append(DefinitionIssue(
             "process", "joint（联合办理）为是时，process（办理流程）应至少有一个列明协办部门（departments）的并联环节"))
+    issues.extend(_element_issues(item))
+    return issues
+
+
+def _element_issues(item: ItemDefinition) -> list[DefinitionIssue]:
+    """The guide's elements against each other and against the item: what a citizen reads must not contradict
+    what the platform does (a fee the case would not record, a 零跑腿 promise with no online handling)."""
+    e = item.elements
+    issues: list[DefinitionIssue] = []
+    if e.fee is not None and not item.fee_charged:
+        issues.append(DefinitionIssue(
+            "elements.fee",
+            "elements.fee（收费依据与标准）：事项标为不收费（fee_charged 为否），不得填写收费标准；"
+            "确需收费的，请将 fee_charged 设为是"))
+    if item.fee_charged and e.fee is None:
+        issues.append(DefinitionIssue(
+            "elements.fee",
+            "elements.fee（收费依据与标准）：事项标为收费（fee_charged 为是），应填写收费依据和收费标准"
+            "（《行政许可法》第五十八条：收费须有法律、行政法规依据）"))
+    if e.level not in ("", *LEVELS):
+        allowed = "、".join(f"{code}（{label}）" for code, label in LEVELS.items())
+        issues.append(DefinitionIssue(
+            "elements.level", f"elements.level（行使层级）「{e.level}」无效，应为 {allowed} 之一，或留空"))
+    unknown_forms = [f for f in e.handling_forms if f not in HANDLING_FORMS]
+    if unknown_forms:
+        allowed = "、".join(f"{code}（{label}）" for code, label in HANDLING_FORMS.items())
+        issues.append(DefinitionIssue(
+            "elements.handling_forms",
+            f"elements.handling_forms（办理形式）「{'、'.join(unknown_forms)}」无效，应为 {allowed}"))
+    for form in _duplicates(list(e.handling_forms)):
+        issues.append(DefinitionIssue(
+            "elements.handling_forms", f"elements.handling_forms（办理形式）「{form}」重复"))
+    if e.visits == 0 and not e.online:
+        issues.append(DefinitionIssue(
+            "elements.visits",
+            "elements.visits（到现场次数）为0（零跑腿）时，事项须支持网上办理（elements.online 为是）"))
     return issues
 
 
@@ -182,6 +226,14 @@ class InvalidDefinition(CatalogueError):
 
 
 @dataclass(frozen=True)
+class Editor:
+    """Who wrote a version (变更人): the account and the name it was shown under at the time."""
+
+    subject: str  # account id
+    name: str = ""  # 姓名, as the principal carried it
+
+
+@dataclass(frozen=True)
 class ItemVersion:
     item_code: str
     version: int
@@ -191,6 +243,8 @@ class ItemVersion:
     published_at: datetime | None = None
     retired_at: datetime | None = None
     retire_reason: str = ""
+    changed_by: Editor | None = None  # 变更人; None for versions written before it was recorded
+    change_reason: str = ""  # 变更原因 (动态调整的理由); may be empty only on the first version
 
 
 @dataclass(frozen=True)
@@ -218,8 +272,13 @@ class CatalogueItem:
     def _replace(self, version: ItemVersion) -> None:
         self.versions = [version if v.version == version.version else v for v in self.versions]
 
-    def add_draft(self, definition: ItemDefinition, now: datetime) -> ItemVersion:
-        """A new version as a draft; one open draft at a time, and the item stays in its region."""
+    def add_draft(self, definition: ItemDefinition, now: datetime, changed_by: Editor | None = None,
+                  change_reason: str = "") -> ItemVersion:
+        """A new version as a draft; one open draft at a time, and the item stays in its region.
+
+        Every version after the first must say why it changes the item (动态调整): the published
+        guide is public record, and a change nobody can explain cannot be reviewed or supervised.
+        """
         if definition.item_code != self.item_code:
             raise ValueError("definition belongs to another item code")
         issues = validate_definition(definition)
@@ -229,13 +288,22 @@ class CatalogueItem:
                 "region_code",
                 f"region_code（行政区划代码）：实施编码 {self.item_code} 属于区划 {newest.definition.region_code}，"
                 "新版本不能更改区划"))
+        change_reason = change_reason.strip()
+        # With a draft still open the request fails as draft-exists whatever its reason, so the reason is
+        # only asked for when this would really become the next version.
+        if newest is not None and newest.status is not VersionStatus.draft and not change_reason:
+            issues.append(DefinitionIssue(
+                "change_reason",
+                f"change_reason（变更原因）：事项 {self.item_code} 已有第 {newest.version} 版，"
+                "动态调整须说明变更原因（如依据文件修订、压缩承诺时限）"))
         if issues:
             raise InvalidDefinition(issues)
         if newest is not None and newest.status is VersionStatus.draft:
             raise OpenDraftExists(
                 f"事项 {self.item_code} 已有未发布的草稿（第 {newest.version} 版），请先发布该草稿")
         draft = ItemVersion(self.item_code, (newest.version + 1) if newest else 1, definition,
-                            VersionStatus.draft, created_at=now)
+                            VersionStatus.draft, created_at=now, changed_by=changed_by,
+                            change_reason=change_reason)
         self.versions.append(draft)
         return draft
 

@@ -166,7 +166,8 @@ def test_publishing_a_new_version_retires_the_old_one() -> None:
     item.add_draft(definition(), T0)
     first = item.publish(T0)
     assert first.retired is None and first.published.status is VersionStatus.published
-    item.add_draft(definition(promised_limit={"value": 3, "unit": "working_days"}, name="个体工商户设立登记"), T1)
+    item.add_draft(definition(promised_limit={"value": 3, "unit": "working_days"}, name="个体工商户设立登记"), T1,
+                   change_reason="复核后重新发布")
     second = item.publish(T2)
     assert second.published.version == 2
     assert second.retired is not None and second.retired.version == 1
@@ -179,7 +180,7 @@ def test_a_published_version_is_never_changed_by_a_new_draft() -> None:
     item = CatalogueItem("320102000000-01-0001")
     item.add_draft(definition(), T0)
     published = item.publish(T0).published
-    item.add_draft(definition(name="新名称"), T1)
+    item.add_draft(definition(name="新名称"), T1, change_reason="事项更名")
     assert item.current() == published and item.current().definition.name == "个体工商户设立登记"  # type: ignore[union-attr]
     with pytest.raises(Exception):  # noqa: B017 - frozen: a published definition cannot be edited in place
         published.definition.name = "改名"  # type: ignore[misc]
@@ -204,8 +205,8 @@ def test_retire_takes_the_item_out_of_service() -> None:
     retired = item.retire("法律依据废止", T1)
     assert retired.status is VersionStatus.retired and retired.retire_reason == "法律依据废止"
     assert item.current() is None
-    # A retired item can come back as a new version.
-    assert item.add_draft(definition(), T2).version == 2
+    # A retired item can come back as a new version, saying why.
+    assert item.add_draft(definition(), T2, change_reason="依据恢复，重新实施").version == 2
 
 
 def test_a_new_version_stays_in_the_items_region() -> None:
