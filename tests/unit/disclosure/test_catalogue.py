@@ -8,11 +8,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
 
 from services.common.contracts.catalogue import ItemVersionPublished
+from services.common.contracts.payloads import LimitUnit
 from services.disclosure.api.schemas import ItemDefinitionIn
 from services.disclosure.domain.catalogue import (
+    LIMIT_UNITS,
     CatalogueItem,
+    Editor,
     InvalidDefinition,
     ItemDefinition,
     NoDraft,
@@ -137,6 +141,98 @@ def test_all_problems_are_reported_at_once() -> None:
     assert set(fields(item)) == {"region_code", "item_type", "promised_limit", "materials"}
 
 
+# ---- the guide's elements --------------------------------------------------------------------------------
+
+FEE = {"basis": "《江苏省物价局 江苏省财政厅关于规范证照工本费的通知》（苏价费〔2017〕123号）",
+       "standard": "每证10元", "amount_fen": 1000}
+
+
+def test_a_fee_on_an_item_marked_free_is_refused() -> None:
+    issues = validate_definition(definition(fee_charged=False, elements={"fee": FEE}))
+    assert [i.field for i in issues] == ["elements.fee"]
+    assert "收费依据与标准" in issues[0].message and "不收费" in issues[0].message
+
+
+def test_a_charging_item_needs_its_fee_standard() -> None:
+    issues = validate_definition(definition(fee_charged=True))
+    assert [i.field for i in issues] == ["elements.fee"] and "应填写收费依据" in issues[0].message
+    assert fields(definition(fee_charged=True, elements={"fee": FEE})) == []
+
+
+@pytest.mark.parametrize("level", ["", "1", "4", "5", "6", "7"])
+def test_known_levels_pass(level: str) -> None:
+    assert fields(definition(elements={"level": level})) == []
+
+
+@pytest.mark.parametrize("level", ["0", "8", "县级", "44"])
+def test_an_unknown_level_is_refused_listing_the_levels(level: str) -> None:
+    issues = validate_definition(definition(elements={"level": level}))
+    assert [i.field for i in issues] == ["elements.level"]
+    assert "行使层级" in issues[0].message and "5（乡镇（街道）级）" in issues[0].message
+
+
+def test_an_unknown_handling_form_is_refused_naming_it() -> None:
+    issues = validate_definition(definition(elements={"handling_forms": ["window", "fax", "web"]}))
+    assert [i.field for i in issues] == ["elements.handling_forms"]
+    assert "「fax」" in issues[0].message and "window（窗口办理）" in issues[0].message
+    assert fields(definition(elements={"handling_forms": ["window", "web", "mobile", "post"]})) == []
+    assert fields(definition(elements={"handling_forms": ["web", "web"]})) == ["elements.handling_forms"]
+
+
+def test_no_visit_needs_online_handling() -> None:
+    issues = validate_definition(definition(elements={"visits": 0, "online": False}))
+    assert [i.field for i in issues] == ["elements.visits"] and "零跑腿" in issues[0].message
+    assert fields(definition(elements={"visits": 0, "online": True})) == []
+    assert fields(definition(elements={"visits": 1, "online": False})) == []
+
+
+def test_element_problems_come_with_the_others() -> None:
+    item = definition(item_type="99", fee_charged=True,
+                      elements={"level": "9", "handling_forms": ["fax"], "visits": 0})
+    assert fields(item) == ["item_type", "elements.fee", "elements.level", "elements.handling_forms",
+                            "elements.visits"]
+
+
+def test_limit_unit_labels_cover_every_unit() -> None:
+    assert set(LIMIT_UNITS) == {u.value for u in LimitUnit}
+
+
+def _api(**changes: Any) -> dict[str, Any]:
+    return definition().model_dump(mode="json") | changes
+
+
+def test_an_unknown_limit_unit_names_the_field_and_the_units() -> None:
+    with pytest.raises(ValidationError) as caught:
+        ItemDefinitionIn.model_validate(_api(legal_limit={"value": 15, "unit": "days"}))
+    [error] = caught.value.errors()
+    assert error["loc"] == ("legal_limit", "unit") and error["type"] == "limit_unit"
+    assert "「days」" in error["msg"] and "working_days（工作日）" in error["msg"] and "minutes（分钟）" in error["msg"]
+
+
+def test_a_step_limit_unit_is_checked_too() -> None:
+    process = [{"code": "review", "name": "审查", "role": "approver", "limit": {"value": 1, "unit": "weeks"}}]
+    with pytest.raises(ValidationError) as caught:
+        ItemDefinitionIn.model_validate(_api(process=process))
+    assert [e["loc"] for e in caught.value.errors()] == [("process", 0, "limit", "unit")]
+
+
+def test_elements_in_forbid_unknown_fields_and_bound_sizes() -> None:
+    with pytest.raises(ValidationError):
+        ItemDefinitionIn.model_validate(_api(elements={"colour": "red"}))
+    with pytest.raises(ValidationError):
+        ItemDefinitionIn.model_validate(_api(elements={"conditions": ["x" * 501]}))
+    with pytest.raises(ValidationError):
+        ItemDefinitionIn.model_validate(_api(elements={"faq": [{"question": "q", "answer": "a"}] * 51}))
+    with pytest.raises(ValidationError):
+        ItemDefinitionIn.model_validate(_api(elements={"fee": {"basis": "", "standard": "10元"}}))
+
+
+def test_the_change_reason_is_not_part_of_the_definition() -> None:
+    body = ItemDefinitionIn.model_validate(_api(change_reason="  压缩承诺时限  "))
+    assert body.change_reason == "压缩承诺时限"
+    assert body.to_domain() == definition()
+
+
 # ---- lifecycle -------------------------------------------------------------------------------------------
 
 def test_first_version_is_a_draft_numbered_one() -> None:
@@ -207,6 +303,37 @@ def test_retire_takes_the_item_out_of_service() -> None:
     assert item.current() is None
     # A retired item can come back as a new version, saying why.
     assert item.add_draft(definition(), T2, change_reason="依据恢复，重新实施").version == 2
+
+
+def test_versions_record_who_changed_them_and_why() -> None:
+    item = CatalogueItem("320102000000-01-0001")
+    first = item.add_draft(definition(), T0, Editor("u-1", "王科长"))
+    assert (first.changed_by, first.change_reason) == (Editor("u-1", "王科长"), "")  # a first version need not say
+    item.publish(T0)
+    second = item.add_draft(definition(name="新名称"), T1, Editor("u-2", "李四"), "  依据《条例》修订更名 ")
+    assert second.changed_by == Editor("u-2", "李四") and second.change_reason == "依据《条例》修订更名"
+    # Publishing keeps them.
+    assert item.publish(T2).published.change_reason == "依据《条例》修订更名"
+
+
+@pytest.mark.parametrize("reason", ["", "   "])
+def test_a_later_version_must_say_why(reason: str) -> None:
+    item = CatalogueItem("320102000000-01-0001")
+    item.add_draft(definition(), T0)
+    item.publish(T0)
+    with pytest.raises(InvalidDefinition) as caught:
+        item.add_draft(definition(item_type="99"), T1, change_reason=reason)
+    # Reported together with the definition's own problems.
+    assert [i.field for i in caught.value.issues] == ["item_type", "change_reason"]
+    assert "变更原因" in caught.value.issues[1].message and "动态调整" in caught.value.issues[1].message
+    assert len(item.versions) == 1
+
+
+def test_an_open_draft_is_reported_as_such_even_without_a_reason() -> None:
+    item = CatalogueItem("320102000000-01-0001")
+    item.add_draft(definition(), T0)
+    with pytest.raises(OpenDraftExists):
+        item.add_draft(definition(), T1)
 
 
 def test_a_new_version_stays_in_the_items_region() -> None:
