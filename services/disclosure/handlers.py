@@ -15,6 +15,7 @@ from services.common.contracts.envelope import Envelope
 from services.common.messaging import Outbox
 from services.common.principal import Principal, region_prefix
 from services.common.problems import Problem
+from services.disclosure.adapters import search_index
 from services.disclosure.adapters.tables import case_summary, item_version, public_result
 from services.disclosure.domain.catalogue import (
     CatalogueError,
@@ -157,6 +158,7 @@ def publish_item(session: Session, outbox: Outbox, principal: Principal, item_co
         outbox.emit(session, ItemVersionRetired(occurred_at=now, item_code=item_code, version=retired.version,
                                                 reason=retired.retire_reason))
     _save_status(session, published)
+    search_index.index_version(session, published)  # same transaction: search never shows a replaced version
     outbox.emit(session, ItemVersionPublished(occurred_at=now, version=published.version,
                                               **published.definition.model_dump()))
     return _version_out(published, show_account=True)
@@ -171,6 +173,7 @@ def retire_item(session: Session, outbox: Outbox, principal: Principal, item_cod
     except CatalogueError as exc:
         raise _problem(exc) from exc
     _save_status(session, retired)
+    search_index.remove_item(session, item_code)
     outbox.emit(session, ItemVersionRetired(occurred_at=now, item_code=item_code, version=retired.version,
                                             reason=reason))
     return _version_out(retired, show_account=True)
