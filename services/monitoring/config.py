@@ -27,3 +27,6 @@ class MonitoringSettings(BaseSettings):
     warning_rules: list[WarningRule] = Field(default_factory=list)
     # How often an instance looks for a calendar year loaded through another instance.
     calendar_watch_seconds: float = Field(default=30.0, gt=0)
+    # Subjects whose validated logs the consumer keeps in memory (least recently used leave first); 0 turns the
+    # cache off. Each costs a few kilobytes per logged event (docs/benchmarks.md).
+    subject_log_cache: int = Field(default=20_000, ge=0)

@@ -43,6 +43,7 @@ from services.monitoring.domain.subjects import (
     rating_subject,
     request_subject,
 )
+from services.monitoring.subject_log_cache import SubjectKey, SubjectLogCache
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +73,7 @@ class Supervision:
     calendar: Callable[[], WorkingDayCalendar]
     policies: PolicyTable
     detect_anomalies: AnomalyDetector | None = None
+    log_cache: SubjectLogCache | None = None  # the consumer's shortcut for logs it wrote itself
 
 
 @dataclass
@@ -79,6 +81,7 @@ class AfterCommit:
     """Collected during a transaction, applied by the service once it commits."""
 
     timers: dict[str, int | None] = field(default_factory=dict)  # clock id → due ms, None = cancel
+    logs: dict[SubjectKey, list[Recorded]] = field(default_factory=dict)  # for the log cache, once committed
 
 
 def after_commit(session: Session) -> AfterCommit:
@@ -141,12 +144,17 @@ def flush(session: Session, ctx: Supervision, now: datetime | None = None) -> No
     if batch is None or not batch.events:
         return
     now = now or datetime.now(UTC)
-    # The log as it was before this batch, read before the batch is written: a new subject costs no rows.
-    logged = load_events(session, list(batch.dirty))
+    # The log as it was before this batch: from the cache, else read before the batch is written (so a new
+    # subject costs no rows and the batch's own events are not read back).
+    cached = ctx.log_cache.get_many((kind, no) for no, kind in batch.dirty.items()) if ctx.log_cache else {}
+    rows = load_events(session, [no for no, kind in batch.dirty.items() if (kind, no) not in cached])
+    prior = {no: cached[(kind, no)] if (kind, no) in cached
+             else _recorded([r for r in rows[no] if r.subject_type == kind])
+             for no, kind in batch.dirty.items()}
     session.execute(_insert_ignoring(session, subject_event, ["event_id"]), batch.events)
     if batch.ratings:
         session.execute(_insert_ignoring(session, rating, ["rating_no"]), batch.ratings)
-    recompute_subjects(session, ctx, batch.dirty, now, logged=logged, fresh=batch.fresh)
+    recompute_subjects(session, ctx, batch.dirty, now, prior=prior, fresh=batch.fresh)
 
 
 def record_event(session: Session, ctx: Supervision, envelope: Envelope, event: EventPayload,
@@ -193,16 +201,18 @@ def recompute_subject(session: Session, ctx: Supervision, subject_type: str, sub
 
 
 def recompute_subjects(session: Session, ctx: Supervision, subjects: dict[str, str], now: datetime, *,
-                       logged: dict[str, list[Any]] | None = None,
+                       prior: dict[str, list[Recorded]] | None = None,
                        fresh: dict[str, list[Recorded]] | None = None) -> None:
     """Rebuilds these subjects' clocks from their logs and stores them; raises anomalies found.
 
-    `logged` is the log already read, `fresh` the events not in it yet (a replayed one is in both: kept once).
+    `prior` is each subject's log already at hand (validated), `fresh` the events not in it yet (a replayed
+    one may be in both: kept once). Without `prior` the logs are read from the database.
     """
     calendar = ctx.calendar()
     subject_nos = list(subjects)
-    if logged is None:
+    if prior is None:
         logged = load_events(session, subject_nos)
+        prior = {no: _recorded([r for r in logged[no] if r.subject_type == kind]) for no, kind in subjects.items()}
     fresh = fresh or {}
     known: dict[str, str] = {}
     claimed: dict[str, set[str]] = {}
@@ -222,7 +232,7 @@ def recompute_subjects(session: Session, ctx: Supervision, subjects: dict[str, s
     raised: list[dict[str, Any]] = []
     for subject_no, subject_type in subjects.items():
         try:
-            events = _recorded([r for r in logged[subject_no] if r.subject_type == subject_type])
+            events = list(prior[subject_no])
             if subject_no in fresh:
                 known_ids = {e.event_id for e in events}
                 events.extend(e for e in fresh[subject_no]
@@ -244,6 +254,8 @@ def recompute_subjects(session: Session, ctx: Supervision, subjects: dict[str, s
                 int(values["next_timer_at"].timestamp() * 1000) if values["next_timer_at"] is not None else None)
             if clock.state is ClockState.closed and before != ClockState.closed.value:
                 closed.append((clock, values))
+        if ctx.log_cache is not None:
+            after_commit(session).logs[(subject_type, subject_no)] = events
         raised.extend(_contradiction_alert(subject_no, subject, c) for c in subject.contradictions)
         raised.extend(_anomaly_alert(a, subject) for a in anomalies)
     _closed(session, ctx, closed)

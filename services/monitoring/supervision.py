@@ -28,6 +28,7 @@ from services.common.runtime import Runtime
 from services.common.workdays import SHANGHAI
 from services.monitoring import handlers
 from services.monitoring.domain.policies import PolicyTable
+from services.monitoring.subject_log_cache import SubjectLogCache
 from services.monitoring.timer_runner import TimerRunner, wall_clock_ms
 from services.monitoring.timers import TimerStore
 
@@ -78,10 +79,11 @@ class AlertHub:
 
 
 class SupervisionService:
-    def __init__(self, runtime: Runtime, policies: PolicyTable, detector: handlers.AnomalyDetector | None) -> None:
+    def __init__(self, runtime: Runtime, policies: PolicyTable, detector: handlers.AnomalyDetector | None,
+                 log_cache: SubjectLogCache | None = None) -> None:
         self.runtime = runtime
         self.ctx = handlers.Supervision(outbox=runtime.outbox, calendar=lambda: runtime.calendar,
-                                        policies=policies, detect_anomalies=detector)
+                                        policies=policies, detect_anomalies=detector, log_cache=log_cache)
         self.hub = AlertHub()
         self.runner = TimerRunner(TimerStore(), wall_clock_ms, self._fire)
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -102,6 +104,8 @@ class SupervisionService:
 
     def _after_commit(self, session: Session) -> None:
         pending: handlers.AfterCommit | None = session.info.pop("supervision", None)
+        if pending is not None and pending.logs and self.ctx.log_cache is not None:
+            self.ctx.log_cache.put_many(pending.logs)  # here, in the committing thread: before the next batch
         loop = self._loop
         if pending is None or loop is None or loop.is_closed():
             return  # before start-up the background job arms everything from the database anyway
@@ -141,6 +145,8 @@ class SupervisionService:
     async def assigned(self, consumer: EventConsumer, partitions: set[TopicPartition]) -> None:
         """Arms the open clocks of the partitions this instance now owns (architecture.md, timers)."""
         owned = {(tp.topic, tp.partition) for tp in partitions}
+        if self.ctx.log_cache is not None:
+            self.ctx.log_cache.clear()  # another instance may have written these subjects' logs meanwhile
 
         def load() -> list[tuple[str, int]]:
             with self.runtime.read_session() as session:
@@ -157,6 +163,8 @@ class SupervisionService:
     async def revoked(self, consumer: EventConsumer, partitions: set[TopicPartition]) -> None:
         """Drops the timers of partitions another instance takes over; it arms them from the database."""
         gone = {(tp.topic, tp.partition) for tp in partitions}
+        if self.ctx.log_cache is not None:
+            self.ctx.log_cache.clear()
         dropped = [key for key in list(self.runner.store) if self._partition_of(consumer, key) in gone]
         for key in dropped:
             self.runner.cancel(key)

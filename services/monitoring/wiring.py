@@ -8,6 +8,7 @@ from services.monitoring.config import MonitoringSettings
 from services.monitoring.domain.anomalies import detect_case_anomalies
 from services.monitoring.domain.clocks import WarningPolicy
 from services.monitoring.domain.policies import PolicyRule, PolicyTable
+from services.monitoring.subject_log_cache import SubjectLogCache
 from services.monitoring.supervision import SupervisionService
 
 
@@ -29,6 +30,8 @@ def supervision_of(runtime: Runtime) -> SupervisionService:
         # The loaded calendar years first, so no clock is computed on a calendar about to change.
         with runtime.read_session() as session:
             runtime.calendar = load_calendar(session)
-        service = SupervisionService(runtime, policy_table(MonitoringSettings()), detect_case_anomalies)
+        settings = MonitoringSettings()
+        service = SupervisionService(runtime, policy_table(settings), detect_case_anomalies,
+                                     SubjectLogCache(settings.subject_log_cache))
         runtime.extras["supervision"] = service
     return service
