@@ -9,10 +9,11 @@ and approval's relays would, and reads the supervision topic from its beginning 
 
 Figures, in the order they run:
 
-1. Ingest: lifecycle events (CaseAccepted, StepStarted, StepCompleted, CaseCompleted of N/4 cases) are
-   produced *before* the service starts; the window is from the service being ready (its consumer is
-   started by then) until the committed offsets of its group `<prefix>monitoring.case` reach the end of
-   the topic. The resident memory of the child process is sampled meanwhile (psutil).
+1. Ingest: lifecycle events (CaseAccepted, StepStarted, StepCompleted, CaseCompleted of N/4 cases, in
+   rounds: every case's acceptance, then every case's step start, …) are produced *before* the service
+   starts; the window is from the service being ready (its consumer is started by then) until the
+   committed offsets of its group `<prefix>monitoring.case` reach the end of the topic. The resident memory
+   of the child process is sampled meanwhile (psutil).
 2. Burst (before the lateness figure, so the lateness figure has all these clocks open around it):
    K clocks far from any level and B clocks whose promised limit (minutes) runs out at the same instant
    are produced as CaseAccepted events; the burst instant is set from the ingest rate measured in (1)
@@ -308,9 +309,10 @@ async def run_platform(out: list[str]) -> None:
         await reader.start()
         # ---- 1. ingest -------------------------------------------------------------------------------------
         base = datetime.now(UTC) - timedelta(minutes=50)
-        events: list[EventPayload] = []
-        for i in range(N_INGEST // 4):
-            events.extend(lifecycle(f"320102I{i:08d}", base + timedelta(milliseconds=i)))
+        # In rounds, as cases progress in real life: every case's acceptance, then every first step, and so on,
+        # so that most events find their case's earlier events logged by an earlier batch.
+        cases = [lifecycle(f"320102I{i:08d}", base + timedelta(milliseconds=i)) for i in range(N_INGEST // 4)]
+        events: list[EventPayload] = [case[k] for k in range(4) for case in cases]
         t0 = time.monotonic()
         ends = await produce(bootstrap, case_topic, events)
         produce_s = time.monotonic() - t0
