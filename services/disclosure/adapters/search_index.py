@@ -182,10 +182,12 @@ def search(session: Session, query: ParsedQuery, filters: Filters, limit: int, o
     else:
         params["q"] = fts5_match(query, strict)
         weights = ", ".join(str(w) for w in FTS5_WEIGHTS)
-        where = " AND ".join(["search_fts MATCH :q", *clauses])
-        # bm25 is lower for better matches; negated so that both databases answer "higher is better".
-        sql = (f"SELECT {_SELECT}, -bm25(search_fts, {weights}) AS rank "
-               f"FROM search_fts JOIN search_entry e ON e.id = search_fts.rowid WHERE {where} "
+        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+        # bm25 may not share a SELECT with the window function (the total), so the matches are ranked
+        # first. bm25 is lower for better matches: negated so that both databases answer "higher is better".
+        sql = (f"WITH hits AS MATERIALIZED (SELECT rowid AS id, -bm25(search_fts, {weights}) AS score "
+               "FROM search_fts WHERE search_fts MATCH :q) "
+               f"SELECT {_SELECT}, h.score AS rank FROM hits h JOIN search_entry e ON e.id = h.id {where} "
                "ORDER BY rank DESC, e.item_code LIMIT :limit OFFSET :offset")
     return _run(session, sql, params, binds)
 
