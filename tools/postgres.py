@@ -2,7 +2,9 @@
 
 Starts a throwaway cluster on 127.0.0.1 from Debian's `postgresql` package (installed by the target if
 missing), creates one database per service, and runs the first-flow end-to-end test with every service's
-`<NAME>_DATABASE_URL` pointing at it. Kept out of `make test` because it needs root to install the package.
+`<NAME>_DATABASE_URL` pointing at it, and disclosure's search test (a database of its own per test on that
+server: the search index is a tsvector there, not FTS5). Kept out of `make test` because it needs root to
+install the package.
 """
 
 from __future__ import annotations
@@ -52,7 +54,8 @@ def main() -> int:
             subprocess.run([str(bindir / "psql"), "-h", "127.0.0.1", "-p", str(port), "-U", "postgres", "-qc",
                             f"CREATE DATABASE {service}"], check=True)
             env[f"{service.upper()}_DATABASE_URL"] = f"postgresql+psycopg://postgres@127.0.0.1:{port}/{service}"
-        test = [sys.executable, "-m", "pytest", "-q", "tests/e2e/test_first_flow.py"]
+        test = [sys.executable, "-m", "pytest", "-q", "tests/e2e/test_first_flow.py",
+                "tests/integration/disclosure/test_search.py"]  # search: tsvector, not FTS5
         return subprocess.run(test, env=env).returncode
     finally:
         server.terminate()
