@@ -32,7 +32,7 @@ _SEGMENT_ENDS: dict[RegionLevel, int] = {
     RegionLevel.province: 2, RegionLevel.city: 4, RegionLevel.county: 6,
     RegionLevel.township: 9, RegionLevel.village: 12,
 }
-_DIGITS = re.compile(r"^\d{12}$")
+_DIGITS = re.compile(r"^[0-9]{12}$")  # ASCII only: \d also takes full-width digits
 
 
 class InvalidRegionCode(ValueError):
