@@ -446,7 +446,7 @@ def read_workbook(data: bytes, model: type[BaseModel]) -> WorkbookRead:
         # 事项 first, so the list sheets can find their items whatever the sheet order.
         for name in [MAIN_SHEET, *(n for n in names if n in sheets and n != MAIN_SHEET)]:
             spec = sheets[name]
-            for row_number, cells, values in _rows(workbook[name], spec, problems):
+            for row_number, cells, values, refused in _rows(workbook[name], spec, problems):
                 code_ref = cells.get(ITEM_CODE, CellRef(name, row_number))
                 code = _text(values[ITEM_CODE][0]) if ITEM_CODE in values else ""
                 if spec.list_path is None:
@@ -458,18 +458,21 @@ def read_workbook(data: bytes, model: type[BaseModel]) -> WorkbookRead:
                         item.cells.setdefault(path, ref)
                     items.append(item)
                     by_code.setdefault(code, item)
+                    problems += [CellProblem(ref, why, path) for path, ref, why in refused]
                     continue
                 owner = by_code.get(code) if code else None
                 if owner is None:
                     message = (f"实施编码「{code}」在「{MAIN_SHEET}」表中不存在" if code
                                else "缺少实施编码，无法对应到事项")
                     problems.append(CellProblem(code_ref, message, ITEM_CODE))
+                    problems += [CellProblem(ref, why, f"{spec.list_path}.{path}") for path, ref, why in refused]
                     continue
                 entries = _get(owner.data, spec.list_path)
                 if entries is None:
                     entries = []
                     _set(owner.data, spec.list_path, entries)
                 index = len(entries)
+                problems += [CellProblem(ref, why, f"{spec.list_path}.{index}.{path}") for path, ref, why in refused]
                 entry: dict[str, Any] = {}
                 for path, (value, _ref) in values.items():
                     if path != ITEM_CODE:
@@ -484,8 +487,9 @@ def read_workbook(data: bytes, model: type[BaseModel]) -> WorkbookRead:
 
 
 def _rows(sheet: Any, spec: SheetSpec, problems: list[CellProblem]) -> Any:
-    """Each non-empty data row: (row number, {path: cell}, {path: (value, cell)}). Header problems go to
-    `problems`; a sheet without its 实施编码 column yields nothing."""
+    """Each non-empty data row: (row number, {path: cell}, {path: (value, cell)}, [(path, cell, why)] for
+    the cells that could not be read). Header problems go to `problems`; a sheet without its 实施编码 column
+    yields nothing."""
     rows = sheet.iter_rows(values_only=True)
     header = next(rows, None) or ()
     by_header = {c.header: c for c in spec.columns} | {c.full_path: c for c in spec.columns} | {
@@ -516,6 +520,7 @@ def _rows(sheet: Any, spec: SheetSpec, problems: list[CellProblem]) -> Any:
             continue
         cells: dict[str, CellRef] = {}
         values: dict[str, tuple[Any, CellRef]] = {}
+        refused: list[tuple[str, CellRef, str]] = []
         for index, column in columns.items():
             ref = CellRef(spec.name, row_number, get_column_letter(index + 1), column.header)
             cells[column.path] = ref
@@ -524,7 +529,7 @@ def _rows(sheet: Any, spec: SheetSpec, problems: list[CellProblem]) -> Any:
                 continue
             value, problem = _convert(column, raw)
             if problem is not None:
-                problems.append(CellProblem(ref, f"{column.header}：{problem}", column.full_path))
+                refused.append((column.path, ref, f"{column.header}：{problem}"))
                 continue
             values[column.path] = (value, ref)
-        yield row_number, cells, values
+        yield row_number, cells, values, refused

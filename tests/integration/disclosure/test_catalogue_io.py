@@ -160,7 +160,8 @@ def test_bad_workbook_is_refused_whole_with_sheet_row_and_column(service_env: Pa
                          ("办理流程", joint_step, step_column["办理角色"], "办理角色")}
         rule = next(e for e in problem["errors"] if e["row"] == row[licence["item_code"]])
         assert "承诺时限" in rule["message"] and rule["type"] == "invalid-item"
-        assert "局长" in next(e for e in problem["errors"] if e["sheet"] == "办理流程")["message"]
+        role = next(e for e in problem["errors"] if e["sheet"] == "办理流程")
+        assert "局长" in role["message"] and role["field"] == "process.0.role"  # the joint item's first step
         assert len(problem["errors"]) == 3
         # Nothing was imported: no draft of any item in the workbook.
         for item in items:
