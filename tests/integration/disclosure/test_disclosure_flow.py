@@ -125,7 +125,8 @@ def test_catalogue_and_public_results_flow(service_env: Path) -> None:
         assert client.post(f"/api/v1/catalogue/items/{item_code}/publish", headers=ADMIN).status_code == 409
 
         client.post("/api/v1/catalogue/items", headers=ADMIN,
-                    json=_item(item_code) | {"name": "个体工商户设立登记（一件事）"}).raise_for_status()
+                    json=_item(item_code) | {"name": "个体工商户设立登记（一件事）",
+                                             "change_reason": "纳入“一件事”改革，事项更名"}).raise_for_status()
         client.post(f"/api/v1/catalogue/items/{item_code}/publish", headers=ADMIN).raise_for_status()
 
         current = client.get(f"/api/v1/catalogue/items/{item_code}", headers=PUBLIC).json()

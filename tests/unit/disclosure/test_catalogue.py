@@ -358,15 +358,39 @@ def _demo() -> list[dict[str, Any]]:
     return json.loads(DEMO.read_text(encoding="utf-8"))
 
 
+# The eight items the first demo shipped: tests, the e2e flow and people's notes use their codes.
+ORIGINAL_DEMO_CODES = {
+    "320102000000-01-0001", "320102000000-07-0001", "320102000000-05-0001", "320102001000-01-0001",
+    "320102001000-05-0001", "320102001000-20-0001", "320102001001-20-0001", "320102001002-20-0001",
+}
+# The kinds of item the policy documents name (/work/shared/seeds), each found by a word of its name.
+DEMO_KINDS = {
+    "社会保险": ("养老保险", "参保", "失业保险"), "社会救助": ("最低生活保障", "特困", "临时救助", "医疗救助"),
+    "计划生育": ("生育", "计划生育"), "农村建房": ("住宅建设",), "户籍": ("身份证", "出生登记"),
+    "企业登记": ("设立登记", "注销登记"), "涉农补贴": ("耕地", "农机"), "残疾人": ("残疾人",),
+    "老年人": ("老年人", "尊老金", "养老服务"), "医保": ("医疗保险", "医疗费用", "异地就医"),
+}
+# Processes approval runs: 一审一核, 承办-审核-决定, and a joint review between the first and last step.
+APPROVAL_SHAPES = [["review", "decide"], ["review", "audit", "decide"], ["review", "joint", "decide"]]
+
+
 def test_demo_catalogue_is_rich_enough() -> None:
     items = _demo()
-    assert len(items) >= 6
+    assert len(items) >= 30
     assert len({i["item_code"] for i in items}) == len(items)
+    assert {i["item_code"] for i in items} >= ORIGINAL_DEMO_CODES
     assert {i["item_type"] for i in items} >= {"01", "05", "07", "20"}
-    assert any(i["region_code"] == "320102000000" for i in items)
-    assert any(i["region_code"].startswith("320102001") and i["region_code"] != "320102001000" for i in items)
-    assert any(i["joint"] and any(len(s.get("departments", [])) == 3 for s in i["process"]) for i in items)
-    assert any(i["case_type"] == "1" and i["promised_limit"]["value"] == 0 for i in items)
+    assert {i["region_code"] for i in items} == {"320102000000", "320102001000", "320102001001", "320102001002"}
+    for kind, words in DEMO_KINDS.items():
+        assert any(w in i["name"] for i in items for w in words), kind
+    shapes = [[s["code"] for s in i["process"]] for i in items if i["case_type"] == "2"]
+    assert all(shape in APPROVAL_SHAPES for shape in shapes)
+    assert {tuple(s) for s in shapes} == {tuple(s) for s in APPROVAL_SHAPES}
+    assert sum(1 for i in items if i["joint"] and any(len(s.get("departments", [])) == 3 for s in i["process"])) >= 2
+    assert any(i["case_type"] == "1" and i["promised_limit"]["value"] == 0 and not i["process"] for i in items)
+    charging = [i for i in items if i["fee_charged"]]
+    assert len(charging) >= 3 and all(i["elements"]["fee"]["basis"].startswith("《") for i in charging)
+    assert any(i["elements"]["visits"] == 0 for i in items)
 
 
 @pytest.mark.parametrize("raw", _demo(), ids=lambda raw: raw["name"])
@@ -374,6 +398,25 @@ def test_every_demo_item_passes_the_api_schema_and_the_rules(raw: dict[str, Any]
     item = ItemDefinitionIn.model_validate(raw).to_domain()  # what the launcher POSTs
     assert validate_definition(item) == []
     assert 2 <= len(item.materials) <= 4
-    assert item.process
+    assert all(m.issuer for m in item.materials)
+    if item.case_type == "2":
+        # A 承诺件 runs through approval: the last step decides, and only a department head decides.
+        assert item.process and item.process[-1].code == "decide"
+        assert item.process[-1].role == "department_head"
+    else:
+        # A 即办件 finishes at the window: no process, or a single window step.
+        assert [s.role for s in item.process] in ([], ["window_clerk"])
     # And it makes a valid published event.
     ItemVersionPublished(occurred_at=T0, version=1, **item.model_dump())
+
+
+@pytest.mark.parametrize("raw", _demo(), ids=lambda raw: raw["name"])
+def test_every_demo_item_has_a_full_guide(raw: dict[str, Any]) -> None:
+    e = ItemDefinitionIn.model_validate(raw).to_domain().elements
+    assert e.legal_basis and all(b.document.startswith("《") for b in e.legal_basis)
+    level = {"320102000000": "4", "320102001000": "5"}.get(raw["region_code"], "6")
+    assert e.level == level
+    assert e.conditions and e.service_objects and e.handling_forms and e.faq
+    assert e.handling_unit and e.result_name and e.implementing_body_nature and e.service_scope
+    assert e.address and e.hours and e.consultation_phone and e.supervision_phone
+    assert (e.fee is not None) is raw["fee_charged"]
