@@ -156,3 +156,24 @@ def test_elements_change_reasons_and_diffs(service_env: Path) -> None:
         assert [p.version for p in published] == [1, 2]
         assert published[0].elements.visits == 1 and published[1].elements.visits == 0
         assert published[1].elements.legal_basis[0].document == DEMO[0]["elements"]["legal_basis"][0]["document"]
+
+
+def test_the_demo_catalogue_loads_as_the_launcher_loads_it(service_env: Path) -> None:
+    """tools/platform.py POSTs and publishes every demo item as the county's catalogue administrator."""
+    from services.disclosure.main import create_app
+
+    launcher = principal_headers(Role.catalogue_admin, "320102000000", subject="catalogue-admin", name="目录管理员")
+    with TestClient(create_app()) as client:
+        for raw in DEMO:
+            created = client.post(ITEMS, headers=launcher, json=raw)
+            assert created.status_code == 201, created.text
+            client.post(f"{ITEMS}/{raw['item_code']}/publish", headers=launcher).raise_for_status()
+        for raw in DEMO:
+            shown = client.get(f"{ITEMS}/{raw['item_code']}", headers=PUBLIC).json()
+            expected = ItemVersionPublished.model_validate(
+                raw | {"occurred_at": "2026-11-25T00:00:00Z", "version": 1}).elements.model_dump(mode="json")
+            assert shown["elements"] == expected, raw["name"]
+        # A community sees its own items and those of its township and county.
+        village = client.get(ITEMS, headers=PUBLIC, params={"region_code": "320102001001"}).json()["items"]
+        assert {i["region_code"] for i in village} == {"320102000000", "320102001000", "320102001001"}
+        assert len(village) == sum(1 for i in DEMO if i["region_code"] != "320102001002")
