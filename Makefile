@@ -30,6 +30,7 @@ bench: install kafka-libs  ## prints the figures recorded in docs/benchmarks.md 
 	$(PY) -m tools.bench
 	$(PY) -m tools.bench_timers
 	$(PY) -m tools.bench_monitoring
+	$(PY) -m tools.bench_disclosure
 
 install: $(STAMP)
 
