@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from xml.sax.saxutils import escape, quoteattr
 
 from services.common.contracts.catalogue import ProcessStep
+from services.common.contracts.payloads import TimeLimit
 from services.disclosure.domain.catalogue import ItemDefinition, describe_limit
 
 SVG_NS = "http://www.w3.org/2000/svg"
@@ -130,15 +131,21 @@ class _Canvas:
         self.parts.append(f'<path class="{cls}" d="{d}" marker-end="url(#arrow)"/>')
         if label:
             lx, ly = label_at or points[0]
-            self.parts.append(f'<text x="{lx:.1f}" y="{ly:.1f}" class="edge" text-anchor="{label_anchor}">'
+            # A style, not the text-anchor attribute: the stylesheet's text rule would override an attribute.
+            self.parts.append(f'<text x="{lx:.1f}" y="{ly:.1f}" class="edge" style="text-anchor:{label_anchor}">'
                               f"{escape(label)}</text>")
+
+
+def _limit_text(limit: TimeLimit) -> str:
+    # A limit of 0 is how the catalogue writes "done while the applicant waits" (即办).
+    return "时限：即时办结" if limit.value == 0 else f"时限：{describe_limit(limit)}"
 
 
 def _step_lines(step: ProcessStep, width: float) -> list[tuple[str, str]]:
     lines = [(t, "title") for t in wrap(step.name, width - 2 * PADDING)]
     lines += [(t, "meta") for t in wrap(f"办理人员：{role_label(step.role)}", width - 2 * PADDING)]
     if step.limit is not None:
-        lines += [(t, "meta") for t in wrap(f"时限：{describe_limit(step.limit)}", width - 2 * PADDING)]
+        lines += [(t, "meta") for t in wrap(_limit_text(step.limit), width - 2 * PADDING)]
     return lines
 
 
@@ -151,7 +158,7 @@ def _lane_lines(step: ProcessStep, department: str) -> list[tuple[str, str]]:
     lines = [(t, "title") for t in wrap(department, inner)]
     lines += [(t, "meta") for t in wrap(step.name, inner)]
     if step.limit is not None:
-        lines += [(t, "meta") for t in wrap(f"时限：{describe_limit(step.limit)}", inner)]
+        lines += [(t, "meta") for t in wrap(_limit_text(step.limit), inner)]
     return lines
 
 
@@ -172,16 +179,19 @@ def render_flowchart_svg(definition: ItemDefinition) -> str:
     instant = definition.case_type == "1"  # 即办件: decided at the window, on the spot
     widest_lanes = max((len(s.departments) for s in steps), default=0)
     lanes_width = widest_lanes * LANE_WIDTH + max(widest_lanes - 1, 0) * LANE_GAP
-    outcome_width = 2 * (BOX_WIDTH - 40) + LANE_GAP
+    outcome_width = 0 if instant else 2 * (BOX_WIDTH - 40) + LANE_GAP
     column = max(BOX_WIDTH, lanes_width, outcome_width)
-    left = MARGIN + RETURN_GUTTER
+    left = MARGIN + (0 if instant else RETURN_GUTTER)  # a 即办件 has no return path to make room for
     cx = left + column / 2
     width = left + column + MARGIN
 
     heading = f"{definition.name} 办理流程图"
     y = MARGIN
-    canvas.parts.append(f'<text x="{cx:.1f}" y="{y + FONT_SIZE:.1f}" class="heading">{escape(heading)}</text>')
-    y += FONT_SIZE + V_GAP / 2
+    # The heading is set at 16px bold: wrapped as if the canvas were narrower by that ratio.
+    for line in wrap(heading, (width - 2 * MARGIN) * FONT_SIZE / 17):
+        y += LINE_HEIGHT + 2
+        canvas.parts.append(f'<text x="{width / 2:.1f}" y="{y:.1f}" class="heading">{escape(line)}</text>')
+    y += V_GAP / 2
 
     def place(lines: list[tuple[str, str]], w: float = BOX_WIDTH) -> _Box:
         nonlocal y
@@ -213,7 +223,8 @@ def render_flowchart_svg(definition: ItemDefinition) -> str:
             label = f"并联审批：{step.name}"
             canvas.arrow([(previous.cx, previous.bottom), (cx, fork_y - 3)])
             canvas.bar(x0, x0 + total, fork_y, f"step-{index}-fork")
-            canvas.parts.append(f'<text x="{cx:.1f}" y="{fork_y - 8:.1f}" class="edge">{escape(label)}</text>')
+            canvas.parts.append(f'<text x="{cx + 8:.1f}" y="{fork_y - 10:.1f}" class="edge" '
+                                f'style="text-anchor:start">{escape(label)}</text>')
             lane_lines = [_lane_lines(step, d) for d in step.departments]
             lane_h = max(_height(lines) for lines in lane_lines)
             lane_top = fork_y + V_GAP

@@ -110,6 +110,10 @@ def test_an_instant_item_is_accepted_and_completed_on_the_spot() -> None:
     assert _node(root, "decide") is None and _node(root, "grant") is None
     assert "补正材料" not in _texts(root)
     assert _node_texts(root, "step-1") == ["登记", "办理人员：窗口人员"]  # no limit, no limit line
+    zero = definition(case_type="1", joint=False, promised_limit={"value": 0, "unit": "working_days"},
+                      process=[{"code": "decide", "name": "登记", "role": "window_clerk",
+                                "limit": {"value": 0, "unit": "working_days"}}])
+    assert _node_texts(_parse(render_flowchart_svg(zero)), "step-1")[-1] == "时限：即时办结"
     assert "即办件：当场办理" in _node_texts(root, "accept")
 
 
@@ -122,12 +126,15 @@ def test_an_item_without_steps_still_draws_acceptance_decision_and_return() -> N
 
 def test_text_is_escaped_and_long_labels_wrap() -> None:
     nasty = "<script>alert(1)</script> & 审批 \"x\""
-    svg = render_flowchart_svg(definition(name=nasty, process=[
+    long_name = nasty + "一个很长的事项名称" * 6
+    svg = render_flowchart_svg(definition(name=long_name, process=[
         {"code": "a", "name": nasty, "role": "approver"},
         {"code": "b", "name": "联合", "role": "approver", "departments": ["A&B<局>"]}]))
     assert "<script>" not in svg
     root = _parse(svg)
-    assert root.find(_svg("title")).text == f"{nasty} 办理流程图"  # type: ignore[union-attr]
+    assert root.find(_svg("title")).text == f"{long_name} 办理流程图"  # type: ignore[union-attr]
+    heading = [t.text or "" for t in root.iter(_svg("text")) if t.get("class") == "heading"]
+    assert len(heading) > 1 and "".join(heading) == f"{long_name} 办理流程图"  # wrapped to the canvas, not cut
     assert _node_texts(root, "step-2-lane-1")[0] == "A&B<局>"
     step = "".join(_node_texts(root, "step-1")[:2])
     assert nasty.startswith(step[: len(nasty) // 2])  # the name is wrapped over lines, not cut
