@@ -131,7 +131,7 @@ def _content(body: schemas.DocumentContentIn, session: Session) -> directory.Doc
             raise Problem(422, "attachment-not-base64", "附件内容须为 base64 编码",
                           errors=[{"field": "attachment.content_base64", "message": "不是有效的 base64"}]) from exc
         if len(raw) > schemas.MAX_ATTACHMENT_BYTES:
-            raise Problem(413, "attachment-too-large", "附件不得超过 5 MB")
+            raise Problem(413, "attachment-too-large", "附件不得超过 700 KB")
         try:
             attachment = directory.attachment_of(body.attachment.filename, body.attachment.media_type, raw,
                                                  body.attachment.sha256)

@@ -22,7 +22,9 @@ from services.disclosure.domain.processing_fee import FeeMode
 
 _REGION = r"^\d{12}$"
 _CODE = r"^[0-9A-Za-z][0-9A-Za-z_\-]{0,31}$"
-MAX_ATTACHMENT_BYTES = 5 * 1024 * 1024
+# The gateway refuses bodies over 1 MiB (gateway/config.py max_body_bytes): base64 of 700 KiB is ~933 KiB,
+# which leaves room for the rest of the document within one request.
+MAX_ATTACHMENT_BYTES = 700 * 1024
 _MAX_BASE64 = (MAX_ATTACHMENT_BYTES + 2) // 3 * 4
 
 
@@ -42,7 +44,7 @@ class CategoryIn(_In):
 class AttachmentIn(_In):
     filename: str = Field(min_length=1, max_length=200)
     media_type: str = Field(default="application/pdf", max_length=100, pattern=r"^[\w.+\-]+/[\w.+\-]+$")
-    content_base64: str = Field(min_length=1, max_length=_MAX_BASE64, description="the file, base64 (≤ 5 MB)")
+    content_base64: str = Field(min_length=1, max_length=_MAX_BASE64, description="the file, base64 (≤ 700 KiB)")
     sha256: str | None = Field(default=None, pattern=r"^[0-9a-fA-F]{64}$",
                                description="optional: checked against the file's own hash")
 
