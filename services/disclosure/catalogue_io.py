@@ -33,6 +33,7 @@ JSON_MEDIA_TYPE = "application/json"
 XLSX_MEDIA_TYPE = spreadsheet.XLSX_MEDIA_TYPE
 MAX_IMPORT_BYTES = 4 * 1024 * 1024  # a few hundred items with their guides; the gateway may cap lower
 MAX_IMPORT_ITEMS = 2000
+MAX_LISTED_ERRORS = 500  # a hopeless file must not make a hopeless answer; the count says how many in all
 
 Locate = Callable[[str], dict[str, Any]]  # a field path → where it is in the uploaded document
 
@@ -231,8 +232,10 @@ def import_items(session: Session, outbox: Outbox, principal: Principal, candida
     if not candidates and not errors:
         errors.append({"field": "items", "message": "导入文件中没有事项"})
     if errors:
-        raise Problem(422, "invalid-import", f"导入未执行：发现 {len(errors)} 处问题，请全部修正后重新导入，"
-                                             "本次未导入任何事项", errors=errors)
+        shown = "" if len(errors) <= MAX_LISTED_ERRORS else f"（列出前 {MAX_LISTED_ERRORS} 处）"
+        raise Problem(422, "invalid-import", f"导入未执行：发现 {len(errors)} 处问题{shown}，请全部修正后重新导入，"
+                                             "本次未导入任何事项",
+                      errors=errors[:MAX_LISTED_ERRORS], error_count=len(errors))
     return done
 
 

@@ -171,7 +171,8 @@ def test_bad_workbook_is_refused_whole_with_sheet_row_and_column(service_env: Pa
                           headers=ADMIN).json()["status"] == "draft"
 
 
-def test_bad_json_is_refused_whole_with_item_index_and_field_path(service_env: Path) -> None:
+def test_bad_json_is_refused_whole_with_item_index_and_field_path(
+        service_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from services.disclosure.main import create_app
 
     items = _items(uuid.uuid4().hex[:6])
@@ -188,6 +189,13 @@ def test_bad_json_is_refused_whole_with_item_index_and_field_path(service_env: P
         assert "重复" in errors[(3, "item_code")]["message"]
         assert client.get(f"/api/v1/catalogue/items/{items[0]['item_code']}/versions/1",
                           headers=ADMIN).status_code == 404
+
+        assert refused.json()["error_count"] == 3
+
+        monkeypatch.setattr(catalogue_io, "MAX_LISTED_ERRORS", 2)
+        many = client.post(IMPORT, headers=ADMIN, json={"items": [{"name": "无编码"}] * 3})
+        assert many.status_code == 422 and len(many.json()["errors"]) == 2
+        assert many.json()["error_count"] > 2 and "列出前 2 处" in many.json()["detail"]
 
         version = client.post(IMPORT, headers=ADMIN, json={"format_version": 99, "items": []})
         assert version.status_code == 422 and version.json()["type"].endswith("/unsupported-format-version")
