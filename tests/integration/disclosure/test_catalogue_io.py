@@ -116,6 +116,19 @@ def test_json_import_publishes_all_and_export_round_trips_through_xlsx(
         sheets = load_workbook(io.BytesIO(workbook.content), read_only=True).sheetnames
         assert sheets[:5] == ["事项", "申请材料", "办理流程", "设定依据", "常见问题"]
 
+        # Exported, edited and loaded again: a second version of each, which needs its change reason.
+        edited = [i | {"name": i["name"] + "（修订）"} for i in county["items"]]
+        unexplained = client.post(IMPORT, headers=ADMIN, json={"items": edited})
+        assert unexplained.status_code == 422
+        assert {(e["item"], e["field"]) for e in unexplained.json()["errors"]} == {
+            (n, "change_reason") for n in range(3)}
+        explained = client.post(IMPORT, headers=ADMIN, params={"publish": "true"},
+                                json={"items": [i | {"change_reason": "名称规范"} for i in edited]})
+        assert explained.status_code == 201, explained.text
+        assert {i["version"] for i in explained.json()["items"]} == {2}
+        assert client.get(f"/api/v1/catalogue/items/{items[0]['item_code']}", headers=PUBLIC).json()[
+            "change_reason"] == "名称规范"
+
     # A second platform (its own database) loads the workbook and exports the same catalogue.
     monkeypatch.setenv("DISCLOSURE_DATABASE_URL", f"sqlite:///{service_env}/disclosure-other.db")
     with TestClient(create_app()) as other:
@@ -123,7 +136,7 @@ def test_json_import_publishes_all_and_export_round_trips_through_xlsx(
         loaded = other.post(IMPORT, headers=ADMIN | {"Content-Type": XLSX}, params={"publish": "true"},
                             content=workbook.content)
         assert loaded.status_code == 201, loaded.text
-        assert _normal(_export(other, COUNTY).json()["items"]) == _normal(items)
+        assert _normal(_export(other, COUNTY).json()["items"]) == _normal(items)  # the first versions' content
 
 
 def test_bad_workbook_is_refused_whole_with_sheet_row_and_column(service_env: Path) -> None:
