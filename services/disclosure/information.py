@@ -473,7 +473,8 @@ def _receipt(r: requests.InformationRequest, calendar: WorkingDayCalendar, now: 
         "clock_start_date": _local_date(r.clock_start),
         "reply_due_at": due.due_at, "reply_due_date": due.due_date, "provisional": due.provisional,
         "limit_working_days": due.limit_working_days, "used_working_days": round(due.used_working_days, 2),
-        "clock_stopped": due.due_at is None,
+        # Waiting for the applicant or a consulted party: no due instant until the clock runs again.
+        "clock_paused": r.state in (requests.RequestState.awaiting_supplement, requests.RequestState.consulting),
     }
 
 

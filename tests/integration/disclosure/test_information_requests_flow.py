@@ -110,6 +110,7 @@ def test_request_lifecycle_events_and_rules(service_env: Path) -> None:
                                 json={"party": "江苏某建设有限公司", "party_kind": "third_party"})
         assert consulted.status_code == 201, consulted.text
         assert consulted.json()["state"] == "consulting" and consulted.json()["reply_due_date"] is None
+        assert consulted.json()["clock_paused"] is True
         wrong = _problem(client.post(f"{BASE}/{a}/reply", headers=OFFICER, json={"reply_type": "disclosed"}),
                          409, "wrong-state")
         assert wrong["state"] == "consulting"
