@@ -221,3 +221,18 @@ def test_a_late_reply_is_flagged() -> None:
     r = request(at(2025, 9, 30))
     reply = r.answer(Reply(ReplyType.not_exist, at(2025, 11, 5, 9), reasons="经检索不存在"), CAL)
     assert reply.late and reply.grounds == (Ground.not_held,)
+
+
+def test_a_due_date_in_a_year_without_schedule_is_provisional() -> None:
+    # chinesecalendar covers 2026 but not 2027: Dec 15 2026 + 20 working days ends in January 2027.
+    answer = request(at(2026, 12, 15)).due(CAL, at(2026, 12, 15))
+    assert answer.provisional and answer.due_date is not None and answer.due_date.year == 2027
+
+
+def test_withdrawal_ends_open_consultations_and_stops_the_clock() -> None:
+    r = request(at(2025, 9, 30))
+    r.start_consultation("c1", "某公司", PartyKind.third_party, at(2025, 10, 13), CAL)
+    r.withdraw("", at(2025, 10, 14))
+    assert r.consultations[0].ended_at == at(2025, 10, 14)
+    assert (r.state, r.withdrawal_kind, r.withdrawal_reason) == (RequestState.withdrawn, WithdrawalKind.applicant,
+                                                                  "申请人撤回申请")
