@@ -159,11 +159,19 @@ def _where(filters: Filters) -> tuple[list[str], dict[str, Any], list[Any]]:
     return clauses, params, binds
 
 
-def _run(session: Session, sql: str, params: dict[str, Any], binds: list[Any]) -> Page:
-    stmt = text(sql).bindparams(*binds) if binds else text(sql)
-    rows = [dict(r._mapping) for r in session.execute(stmt, params).all()]
-    total = rows[0].pop("total") if rows else 0
-    for r in rows[1:]:
+def _run(session: Session, sql: str, count_sql: str, params: dict[str, Any], binds: list[Any]) -> Page:
+    """One query answers the page and the total (a window count); a page past the end has no row to carry
+    the total, so only then is it counted apart."""
+
+    def stmt(sql_text: str) -> Any:
+        return text(sql_text).bindparams(*binds) if binds else text(sql_text)
+
+    rows = [dict(r._mapping) for r in session.execute(stmt(sql), params).all()]
+    if not rows:
+        total = int(session.execute(stmt(count_sql), params).scalar_one()) if params["offset"] else 0
+        return Page(total, [])
+    total = rows[0]["total"]
+    for r in rows:
         r.pop("total")
     return Page(total, rows)
 
@@ -179,6 +187,7 @@ def search(session: Session, query: ParsedQuery, filters: Filters, limit: int, o
         sql = (f"SELECT {_SELECT}, ts_rank({_PG_WEIGHTS}, e.document, q) AS rank "
                f"FROM search_entry e, to_tsquery('simple', :q) q WHERE {where} "
                "ORDER BY rank DESC, e.item_code LIMIT :limit OFFSET :offset")
+        count_sql = f"SELECT count(*) FROM search_entry e, to_tsquery('simple', :q) q WHERE {where}"
     else:
         params["q"] = fts5_match(query, strict)
         weights = ", ".join(str(w) for w in FTS5_WEIGHTS)
@@ -189,7 +198,9 @@ def search(session: Session, query: ParsedQuery, filters: Filters, limit: int, o
                "FROM search_fts WHERE search_fts MATCH :q) "
                f"SELECT {_SELECT}, h.score AS rank FROM hits h JOIN search_entry e ON e.id = h.id {where} "
                "ORDER BY rank DESC, e.item_code LIMIT :limit OFFSET :offset")
-    return _run(session, sql, params, binds)
+        count_sql = (f"SELECT count(*) FROM search_fts JOIN search_entry e ON e.id = search_fts.rowid "
+                     f"WHERE {' AND '.join(['search_fts MATCH :q', *clauses])}")
+    return _run(session, sql, count_sql, params, binds)
 
 
 def browse(session: Session, filters: Filters, limit: int, offset: int) -> Page:
@@ -199,7 +210,7 @@ def browse(session: Session, filters: Filters, limit: int, offset: int) -> Page:
     where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
     sql = (f"SELECT {_SELECT} FROM search_entry e {where} "
            "ORDER BY e.region_code DESC, e.item_code LIMIT :limit OFFSET :offset")
-    return _run(session, sql, params, binds)
+    return _run(session, sql, f"SELECT count(*) FROM search_entry e {where}", params, binds)
 
 
 def documents(session: Session, rows: list[dict[str, Any]]) -> dict[str, SearchDocument]:

@@ -65,7 +65,9 @@ STOPWORDS: frozenset[str] = frozenset((
     "怎样", "如何", "什么", "哪些", "哪里", "需要", "办", "能", "不", "有", "无", "个", "人", "the", "and", "or", "of",
 ))
 
-_WORD = re.compile(r"^\w+$")
+# A token is word characters with at least one letter or digit: a lone "_" is no token to FTS5 or PostgreSQL,
+# and an empty phrase in an AND would match nothing.
+_WORD = re.compile(r"^\w*[^\W_]\w*$")
 _tokenizer: jieba.Tokenizer | None = None
 _init_lock = threading.Lock()
 

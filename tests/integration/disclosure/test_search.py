@@ -175,6 +175,8 @@ def test_search_ranks_licence_items_first_and_follows_publish_and_retire(client:
     # Paging keeps the order and the total.
     second = _search(client, q="营业执照", region_code=BAIZITING, limit=1, offset=2)
     assert (_codes(second), second["total"]) == (["S-SP-01"], 3)
+    past_the_end = _search(client, q="营业执照", region_code=BAIZITING, offset=5)
+    assert (past_the_end["items"], past_the_end["total"], past_the_end["relaxed"]) == ([], 3, False)
 
     # Retiring takes an item out at once; publishing again puts it back.
     client.post("/api/v1/catalogue/items/S-SP-01/retire", headers=ADMIN, json={"reason": "test"}).raise_for_status()
@@ -211,6 +213,8 @@ def test_region_tree_and_the_township_and_village_lists(client: TestClient) -> N
     assert {i["item_code"] for i in found["items"]} == {"S-YB-01", "S-YD-01", "S-DB-01"}
     paged = client.get(f"/api/v1/regions/{BAIZITING}/items", headers=PUBLIC, params={"limit": 2, "offset": 1}).json()
     assert ([i["item_code"] for i in paged["items"]], paged["total"]) == (codes[1:3], 6)
+    beyond = client.get(f"/api/v1/regions/{BAIZITING}/items", headers=PUBLIC, params={"offset": 6}).json()
+    assert (beyond["items"], beyond["total"]) == ([], 6)
 
 
 BAD = [  # (path, params, status, problem slug, field named in `errors`)
@@ -219,6 +223,7 @@ BAD = [  # (path, params, status, problem slug, field named in `errors`)
     (SEARCH, {"q": "营业执照", "region_code": "320102099000"}, 404, "region-not-found", None),
     (SEARCH, {"q": "营业执照", "item_type": "99"}, 422, "invalid-item-type", "item_type"),
     (SEARCH, {"q": "的，"}, 422, "empty-query", "q"),
+    (SEARCH, {"q": "_ __"}, 422, "empty-query", "q"),
     (SEARCH, {"q": "营业执照", "limit": 0}, 422, "validation-error", "query.limit"),
     (SEARCH, {"q": "营业执照", "online": "maybe"}, 422, "validation-error", "query.online"),
     (SEARCH, {}, 422, "validation-error", "query.q"),

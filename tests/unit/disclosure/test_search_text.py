@@ -57,6 +57,8 @@ def test_query_syntax_cannot_leak_into_the_expression() -> None:
         '"or"', "").replace('"near"', "").replace('"a"', "").replace('"b"', "")
     assert "*" not in expression and "'" not in fts5_match(query) and "!" not in tsquery_text(query)
     assert parse_query("的，。！").terms == ()
+    assert parse_query("_ __").terms == ()  # no letter or digit: an empty phrase would match nothing
+    assert [t.word for t in parse_query("a_1 营业执照").terms] == ["a", "1", "营业执照"]
 
 
 def test_the_document_holds_name_result_conditions_materials_and_faq() -> None:
