@@ -8,6 +8,9 @@ the search uses.
 from __future__ import annotations
 
 import asyncio
+import threading
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query
@@ -20,11 +23,19 @@ from services.common.runtime import Runtime, get_runtime
 from services.disclosure.adapters import region_store, search_index
 from services.disclosure.domain.catalogue import ITEM_TYPES
 from services.disclosure.domain.regions import InvalidRegionCode, lineage, validate_code
-from services.disclosure.domain.search_text import ParsedQuery, parse_query
+from services.disclosure.domain.search_text import ParsedQuery, parse_query, warm_up
 
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 
-regions_router = APIRouter()
+@asynccontextmanager
+async def _load_tokenizer(_app: Any) -> AsyncIterator[None]:
+    # jieba reads its dictionary on first use (~0.5 s): started with the service, in a thread of its own so
+    # start-up does not wait, and neither the first search nor the first publish pays for it.
+    threading.Thread(target=warm_up, name="jieba-warm-up", daemon=True).start()
+    yield
+
+
+regions_router = APIRouter(lifespan=_load_tokenizer)
 
 
 # ---- bodies ---------------------------------------------------------------------------------------------

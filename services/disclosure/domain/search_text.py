@@ -87,6 +87,11 @@ def _jieba() -> jieba.Tokenizer:
     return _tokenizer
 
 
+def warm_up() -> None:
+    """Loads the dictionary now rather than in the first search or publish."""
+    _jieba()
+
+
 def normalise(text: str) -> str:
     """Full-width letters and digits to half-width (ＡＢＣ１２ → abc12), lower case."""
     return unicodedata.normalize("NFKC", text).lower()
