@@ -7,7 +7,8 @@ text that is already "tokens separated by spaces" — on both databases the same
 same way in tests (SQLite) and in production (PostgreSQL). See docs/decisions.md §24.
 
 The index and the queries must be cut by the same dictionary: after a change to DOMAIN_TERMS the index is
-rebuilt (`search_index.rebuild_index`). jieba reads its bundled dictionary once, on first use (~0.5 s).
+rebuilt (`search_index.rebuild_index`). jieba reads its bundled dictionary once (~0.5 s): `warm_up`, called
+when the service starts.
 """
 
 from __future__ import annotations
