@@ -184,6 +184,12 @@ def test_catalogue_and_public_results_flow(service_env: Path) -> None:
         assert (body["result"], body["result_label"], body["item_code"]) == ("approve", "准予许可", item_code)
         for raw in (RAW_ID, RAW_NAME, RAW_PHONE):
             assert raw not in shown.text
+        # Whatever a caller asks for, a public answer carries the masked values only.
+        for params in ({"unmask": "true"}, {"fields": "applicant_name,applicant_id"}, {"raw": "1", "debug": "1"}):
+            for url in (f"/api/v1/results/{case_no}", "/api/v1/results"):
+                answer = client.get(url, headers=PUBLIC, params=params)
+                assert answer.status_code == 200 and "欧**明" in answer.text
+                assert not any(raw in answer.text for raw in (RAW_ID, RAW_NAME, RAW_PHONE)), (url, params)
 
         orphan_body = _wait_for(
             lambda: (r := client.get(f"/api/v1/results/{orphan_no}", headers=PUBLIC)).status_code == 200 and r,
