@@ -43,6 +43,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import cProfile
+import gc
 import json
 import math
 import os
@@ -511,56 +512,64 @@ def profile_ingest(out: list[str]) -> None:
     from services.monitoring.adapters.tables import messaging
     from services.monitoring.consumers import CONSUMERS
 
-    data = Path(tempfile.mkdtemp(prefix="zwfw-bench-monitoring-profile-"))
-    url = f"sqlite:///{data / 'monitoring.db'}"
-    migrations = ROOT / "services" / "monitoring" / "migrations"
-    upgrade_database(url, migrations)
-    engine = make_engine(url)
-    settings = PlatformSettings(zwfw_topic_prefix="bench.")
-    spec = ServiceSpec(name="monitoring", title="bench", description="bench", database_url=url,
-                       migrations_dir=migrations, tables=messaging, routers=[], consumers=CONSUMERS,
-                       settings=settings)
-    runtime = Runtime(spec=spec, settings=settings, engine=engine, session_factory=make_session_factory(engine),
-                      read_session=make_read_session_factory(engine),
-                      outbox=Outbox(messaging, "/zwfw/monitoring", "bench."), calendar=WorkingDayCalendar())
-    consumer_spec = CONSUMERS[0]
+    def build(gc_tuned: bool) -> tuple[EventConsumer, Any]:
+        """A fresh database and consumer, wired as the service wires them."""
+        data = Path(tempfile.mkdtemp(prefix="zwfw-bench-monitoring-profile-"))
+        url = f"sqlite:///{data / 'monitoring.db'}"
+        migrations = ROOT / "services" / "monitoring" / "migrations"
+        upgrade_database(url, migrations)
+        engine = make_engine(url)
+        settings = PlatformSettings(zwfw_topic_prefix="bench.", zwfw_gc_gen0_threshold=50_000 if gc_tuned else 0)
+        spec = ServiceSpec(name="monitoring", title="bench", description="bench", database_url=url,
+                           migrations_dir=migrations, tables=messaging, routers=[], consumers=CONSUMERS,
+                           settings=settings)
+        runtime = Runtime(spec=spec, settings=settings, engine=engine, session_factory=make_session_factory(engine),
+                          read_session=make_read_session_factory(engine),
+                          outbox=Outbox(messaging, "/zwfw/monitoring", "bench."), calendar=WorkingDayCalendar())
+        consumer_spec = CONSUMERS[0]
 
-    async def build() -> EventConsumer:  # aiokafka wants a running loop; nothing connects
-        return EventConsumer("bench.monitoring.case", ["bench.zwfw.case"], consumer_spec.handlers(runtime),
-                             runtime.session_factory, messaging, "127.0.0.1:1", producer=None,  # type: ignore[arg-type]
-                             max_records=consumer_spec.max_records, batch_mode=consumer_spec.batch_mode)
+        async def create() -> EventConsumer:  # aiokafka wants a running loop; nothing connects
+            return EventConsumer("bench.monitoring.case", ["bench.zwfw.case"], consumer_spec.handlers(runtime),
+                                 runtime.session_factory, messaging, "127.0.0.1:1", producer=None,  # type: ignore[arg-type]
+                                 max_records=consumer_spec.max_records, batch_mode=consumer_spec.batch_mode)
 
-    consumer = asyncio.run(build())
+        return asyncio.run(create()), engine
+
     base = datetime.now(UTC) - timedelta(minutes=50)
+    cases = [lifecycle(f"320102P{i:08d}", base + timedelta(milliseconds=i)) for i in range(N_PROFILE // 4)]
     records: list[Any] = []
-    for i in range(N_PROFILE // 4):
-        for event in lifecycle(f"320102P{i:08d}", base + timedelta(milliseconds=i)):
-            key, value, headers = Envelope.wrap(event, source="/bench").to_kafka()
-            records.append(ConsumerRecord("bench.zwfw.case", i % 12, len(records), 0, 0, key, value, None,
-                                          len(key), len(value), headers))
-    batch = consumer.max_records
+    for event in (case[k] for k in range(4) for case in cases):  # in rounds, as [1]
+        key, value, headers = Envelope.wrap(event, source="/bench").to_kafka()
+        records.append(ConsumerRecord("bench.zwfw.case", len(records) % 12, len(records), 0, 0, key, value, None,
+                                      len(key), len(value), headers))
 
-    def ingest(items: list[Any]) -> float:
+    def ingest(consumer: EventConsumer) -> float:
         started = time.perf_counter()
-        for j in range(0, len(items), batch):
-            consumer._apply([consumer._decode(r) for r in items[j:j + batch]])
+        for j in range(0, len(records), consumer.max_records):
+            consumer._apply([consumer._decode(r) for r in records[j:j + consumer.max_records]])
         return time.perf_counter() - started
 
-    quarter = len(records) // 4
-    default_gc_s = ingest(records[:quarter])  # Python's collector settings
-    tune_garbage_collector(settings)  # as the service does once started
-    tuned_s = ingest(records[quarter:2 * quarter])
+    n = len(records)
+    gc_default = gc.get_threshold()
+    consumer, engine = build(gc_tuned=False)
+    gc.set_threshold(700, gc_default[1], gc_default[2])  # Python's default, whatever this process set before
+    default_gc_s = ingest(consumer)
+    engine.dispose()
+    consumer, engine = build(gc_tuned=True)
+    tune_garbage_collector(PlatformSettings())  # as the service does once started
+    tuned_s = ingest(consumer)
+    engine.dispose()
+    consumer, engine = build(gc_tuned=True)
     profiler = cProfile.Profile()
     profiler.enable()
-    profiled_s = ingest(records[2 * quarter:])
+    profiled_s = ingest(consumer)
     profiler.disable()
     engine.dispose()
-    n = len(records) - 2 * quarter
-    out.append(f"[6] profile: monitoring's consumer path (decode + batch apply, {batch} per batch) in this process "
-               f"on a fresh SQLite file, no broker: {quarter / default_gc_s:,.0f} events/s with Python's default "
-               f"collector, {quarter / tuned_s:,.0f} events/s as the service tunes it ({tuned_s / quarter * 1e6:,.0f} "
-               f"us/event); the next {n:,} under cProfile ({profiled_s / n * 1e6:,.0f} us/event). "
-               f"Cumulative time per event:")
+    out.append(f"[6] profile: monitoring's consumer path (decode + batch apply, {consumer.max_records} per batch) in "
+               f"this process, no broker, {n:,} lifecycle events in rounds, each run on a fresh SQLite file: "
+               f"{n / default_gc_s:,.0f} events/s with Python's default collector, {n / tuned_s:,.0f} events/s as "
+               f"the service tunes it ({tuned_s / n * 1e6:,.0f} us/event); under cProfile "
+               f"{profiled_s / n * 1e6:,.0f} us/event. Cumulative time per event:")
     stats = pstats.Stats(profiler)
     raw: dict[Any, Any] = stats.stats  # type: ignore[attr-defined]
     total = sum(tt for (_cc, _nc, tt, _ct, _callers) in raw.values())

@@ -329,8 +329,8 @@ def _limits_json(clock: Clock, dues: list[Any]) -> list[dict[str, Any]]:
 
 def _closing_figures(clock: Clock, calendar: WorkingDayCalendar, now: datetime) -> tuple[float | None, float | None]:
     """用时 in days of the first limit's unit, and 提速率 = (legal − used) / legal for day limits."""
-    if not clock.limits:
-        return None, None
+    if not clock.limits or clock.ended_at is None:
+        return None, None  # an open clock's time used is computed when asked (the case view), not stored stale
     first = clock.limits[0]
     used = clock.used_seconds(first, clock.ended_at or now, calendar) / UNIT_SECONDS[first.limit.unit]
     legal = next((s for s in clock.limits if s.level is Level.severe), None)

@@ -25,11 +25,6 @@ async def watch_calendar(runtime: Runtime) -> None:
     await supervision_of(runtime).watch_calendar(MonitoringSettings().calendar_watch_seconds)
 
 
-async def stream_alerts(runtime: Runtime) -> None:
-    """Every alert on the supervision topic, whichever instance raised it, to this instance's live stream."""
-    await supervision_of(runtime).stream_from_topic()
-
-
 async def recompute_after_calendar_load(runtime: Runtime, years: list[int]) -> None:
     """A loaded year replaces provisional answers: rebuild the clocks it may move, their timers with them."""
     if years:
@@ -48,7 +43,7 @@ def create_app() -> FastAPI:
         tables=messaging,
         routers=[router, calendar_router],
         consumers=CONSUMERS,
-        background=[run_timers, watch_calendar, stream_alerts],
+        background=[run_timers, watch_calendar],
     ))
     app.state.on_calendar_loaded = recompute_after_calendar_load
     return app

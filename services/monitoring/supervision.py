@@ -68,6 +68,10 @@ class AlertHub:
                     queue.get_nowait()
             queue.put_nowait(alert)
 
+    @property
+    def subscribers(self) -> int:
+        return len(self._subscribers)
+
     @contextlib.asynccontextmanager
     async def subscribe(self) -> AsyncIterator[asyncio.Queue[dict[str, Any]]]:
         queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(maxsize=1000)
@@ -85,6 +89,8 @@ class SupervisionService:
         self.ctx = handlers.Supervision(outbox=runtime.outbox, calendar=lambda: runtime.calendar,
                                         policies=policies, detect_anomalies=detector, log_cache=log_cache)
         self.hub = AlertHub()
+        self._feed: asyncio.Task[None] | None = None  # reads the supervision topic while anyone subscribes
+        self._feed_ready = asyncio.Event()
         self.runner = TimerRunner(TimerStore(), wall_clock_ms, self._fire)
         self._loop: asyncio.AbstractEventLoop | None = None
         event.listen(runtime.session_factory, "before_commit", self._before_commit)
@@ -182,25 +188,49 @@ class SupervisionService:
 
     # ---- the live stream ---------------------------------------------------------------------------------
 
-    async def stream_from_topic(self) -> None:
-        """Feeds the live stream from the supervision topic, not from this instance's own commits: with several
-        instances each fires the timers of its own partitions, and every subscriber must see every alert."""
+    @contextlib.asynccontextmanager
+    async def live_alerts(self) -> AsyncIterator[asyncio.Queue[dict[str, Any]]]:
+        """A subscription to the live stream, fed from the supervision topic (not from this instance's own
+        commits: with several instances each fires its own partitions' timers, and a subscriber must see them
+        all). The topic is read only while someone subscribes; the subscription starts at its end."""
+        async with self.hub.subscribe() as queue:
+            if self._feed is None or self._feed.done():
+                self._feed_ready = asyncio.Event()
+                self._feed = asyncio.create_task(self._read_topic(self._feed_ready), name="live-alerts")
+            try:
+                await asyncio.wait_for(self._feed_ready.wait(), timeout=10.0)
+            except TimeoutError:
+                log.warning("the supervision topic is not readable yet; the stream starts when it is")
+            yield queue
+
+    async def _read_topic(self, ready: asyncio.Event) -> None:
         settings = self.runtime.settings
         topic = Topic.supervision.name_with(settings.zwfw_topic_prefix)
-        while True:
-            # No group: each instance reads everything, from the end (a live stream, not a history).
-            consumer = AIOKafkaConsumer(topic, bootstrap_servers=settings.kafka_bootstrap_servers, group_id=None,
-                                        auto_offset_reset="latest", enable_auto_commit=False)
+        while self.hub.subscribers:
+            # No group: each instance reads every partition, from the end (a live stream, not a history).
+            consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap_servers, group_id=None,
+                                        enable_auto_commit=False)
             try:
                 await consumer.start()
-                async for record in consumer:
-                    alert = _streamable(record)
-                    if alert is not None:
-                        self.hub.publish(alert)
+                consumer.subscribe([topic])  # without a group: every partition, as the metadata lists them
+                for _ in range(200):
+                    if consumer.assignment():
+                        break
+                    await asyncio.sleep(0.05)
+                else:
+                    raise RuntimeError(f"no partition of {topic} assigned within 10 s")
+                await consumer.seek_to_end(*consumer.assignment())
+                ready.set()
+                while self.hub.subscribers:
+                    for records in (await consumer.getmany(timeout_ms=1000)).values():
+                        for record in records:
+                            alert = _streamable(record)
+                            if alert is not None:
+                                self.hub.publish(alert)
             except asyncio.CancelledError:
                 raise
             except Exception:
-                log.exception("reading %s for the live stream failed; reconnecting", topic)
+                log.exception("reading %s for the live stream failed; retrying", topic)
                 await asyncio.sleep(2.0)
             finally:
                 with contextlib.suppress(Exception):

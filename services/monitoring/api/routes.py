@@ -105,10 +105,10 @@ async def list_alerts(
 @router.get("/stream", summary="Alerts as they are raised (server-sent events), within the caller's region")
 async def stream(request: Request, principal: CurrentPrincipal, runtime: RuntimeDep) -> EventSourceResponse:
     require_role(principal, *_READERS)
-    hub = supervision_of(runtime).hub
+    supervision = supervision_of(runtime)
 
     async def events() -> AsyncIterator[dict[str, str]]:
-        async with hub.subscribe() as queue:
+        async with supervision.live_alerts() as queue:
             yield {"event": "ready", "data": "{}"}
             while not await request.is_disconnected():
                 try:
