@@ -161,15 +161,15 @@ def test_one_case_through_every_service(gateway: Gateway, spans: SpanCollector) 
 
     trace = eventually(one_trace, timeout=20)
     names = {s["name"] for s in trace}
-    assert f"{gateway_prefix(trace)}zwfw.case send" in names  # acceptance's relay, under the request
+    assert f"{gateway_prefix(trace)}zwfw.case publish" in names  # acceptance's relay, under the request
     consumers = {s["localEndpoint"]["serviceName"] for s in trace if s["name"].endswith("zwfw.case process")}
     assert {"zwfw-approval", "zwfw-monitoring", "zwfw-disclosure"} <= consumers
 
 
 def gateway_prefix(trace: list[dict[str, Any]]) -> str:
-    """The topic prefix of this test session, read off the send span's name."""
-    publish = next(s["name"] for s in trace if s["name"].endswith("zwfw.case send"))
-    return publish.removesuffix("zwfw.case send")
+    """The topic prefix of this test session, read off the publish span's name."""
+    publish = next(s["name"] for s in trace if s["name"].endswith("zwfw.case publish"))
+    return publish.removesuffix("zwfw.case publish")
 
 
 def test_direct_call_to_a_service_without_the_gateway_is_refused(platform: Any) -> None:

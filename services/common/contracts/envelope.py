@@ -89,7 +89,7 @@ class Envelope:
             data=self.data,
         )
         message = to_binary(event, _FORMAT, key_mapper=lambda _e: self.key)
-        # aiokafka's instrumentation only injects trace context into a list of headers.
+        # A list, as aiokafka takes headers; the relay appends the message's traceparent to it.
         headers = list(message.headers.items())
         return self.key.encode(), message.value, headers
 

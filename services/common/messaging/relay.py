@@ -14,14 +14,18 @@ from datetime import UTC, datetime
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
-from opentelemetry import context as otel_context
+from opentelemetry.context import Context
+from opentelemetry.trace import Link, SpanKind, get_current_span
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import sessionmaker
 
+from services.common.contracts.envelope import TRACEPARENT
 from services.common.messaging.tables import MessagingTables
-from services.common.telemetry import context_from_traceparent
+from services.common.telemetry import context_from_traceparent, tracer
 
 log = logging.getLogger(__name__)
+_tracer = tracer(__name__)
+_MAX_LINKS = 128  # the SDK's default limit of links per span
 
 
 def new_producer(bootstrap_servers: str) -> AIOKafkaProducer:
@@ -91,22 +95,7 @@ class OutboxRelay:
                     if confirming is not None:
                         await confirming
                     return total
-                futures = []
-                for row in rows:
-                    # Under the trace of the request that wrote the row: aiokafka's instrumentation opens the
-                    # `<topic> send` producer span there and injects it into the headers.
-                    token = otel_context.attach(context_from_traceparent(row.traceparent))
-                    try:
-                        futures.append(
-                            await self.producer.send(
-                                row.topic,
-                                value=row.payload,
-                                key=row.key.encode(),
-                                headers=[(k, v.encode()) for k, v in row.headers],
-                            )
-                        )
-                    finally:
-                        otel_context.detach(token)
+                futures = await self._send(rows)
                 after_id = rows[-1].id
                 if confirming is not None:
                     await confirming
@@ -116,6 +105,36 @@ class OutboxRelay:
             if confirming is not None and not confirming.done():
                 confirming.cancel()
                 await asyncio.gather(confirming, return_exceptions=True)
+
+    async def _send(self, rows: list[Any]) -> list[Any]:
+        """One `publish` span per batch (OpenTelemetry's messaging conventions for batch publishing): its
+        parent is the first row's creation context, the others' are links. Each message carries the context
+        it was created under — the request that wrote the outbox row — so its consumers join that trace."""
+        parent: Context | None = None
+        links: list[Link] = []
+        for traceparent in dict.fromkeys(row.traceparent for row in rows if row.traceparent):
+            context = context_from_traceparent(traceparent)
+            span_context = get_current_span(context).get_span_context()
+            if not span_context.is_valid:
+                continue
+            if parent is None:
+                parent = context
+            elif len(links) < _MAX_LINKS:
+                links.append(Link(span_context))
+        topics = {row.topic for row in rows}
+        destination = topics.pop() if len(topics) == 1 else "(several topics)"
+        futures = []
+        with _tracer.start_as_current_span(f"{destination} publish", context=parent, kind=SpanKind.PRODUCER,
+                                           links=links) as span:
+            if len(rows) > 1:
+                span.set_attribute("messaging.batch.message_count", len(rows))
+            for row in rows:
+                headers = [(k, v.encode()) for k, v in row.headers]
+                if row.traceparent:
+                    headers.append((TRACEPARENT, row.traceparent.encode()))
+                futures.append(await self.producer.send(row.topic, value=row.payload, key=row.key.encode(),
+                                                        headers=headers))
+        return futures
 
     async def _confirm(self, futures: list[Any], ids: list[int]) -> None:
         # Marked sent only once the broker acknowledged every row of the batch; a failure leaves the rows
