@@ -30,6 +30,7 @@ from services.disclosure.domain.search_text import (
     fts5_match,
     snippet,
     tsquery_text,
+    tsquery_title_text,
 )
 
 TOKEN_COLUMNS = tuple(f"{f}_tokens" for f in FIELDS)
@@ -78,6 +79,8 @@ POSTGRES_DDL: tuple[str, ...] = (
     + ") STORED",
     "CREATE INDEX ix_search_entry_document ON search_entry USING gin (document)",
 )
+# Added to the rank of an item whose name or result holds the query: above any text score of either database.
+_TITLE_BONUS = 1000
 # ts_rank's weights for classes {D, C, B, A}: faq, conditions and materials, result, name.
 _PG_WEIGHTS = "'{0.1, 0.3, 0.6, 1.0}'::float4[]"
 
@@ -183,20 +186,27 @@ def search(session: Session, query: ParsedQuery, filters: Filters, limit: int, o
     params |= {"limit": limit, "offset": offset}
     if session.get_bind().dialect.name == "postgresql":
         params["q"] = tsquery_text(query, strict)
+        params["qt"] = tsquery_title_text(query, strict)
         where = " AND ".join(["e.document @@ q", *clauses])
-        sql = (f"SELECT {_SELECT}, ts_rank({_PG_WEIGHTS}, e.document, q) AS rank "
-               f"FROM search_entry e, to_tsquery('simple', :q) q WHERE {where} "
+        sql = (f"SELECT {_SELECT}, ts_rank({_PG_WEIGHTS}, e.document, q) "
+               f"+ CASE WHEN e.document @@ qt THEN {_TITLE_BONUS} ELSE 0 END AS rank "
+               f"FROM search_entry e, to_tsquery('simple', :q) q, to_tsquery('simple', :qt) qt WHERE {where} "
                "ORDER BY rank DESC, e.item_code LIMIT :limit OFFSET :offset")
         count_sql = f"SELECT count(*) FROM search_entry e, to_tsquery('simple', :q) q WHERE {where}"
     else:
         params["q"] = fts5_match(query, strict)
+        # The same expression held to the name and result columns (see tsquery_title_text for why).
+        params["qt"] = f"{{name_tokens result_tokens}} : ({params['q']})"
         weights = ", ".join(str(w) for w in FTS5_WEIGHTS)
         where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
         # bm25 may not share a SELECT with the window function (the total), so the matches are ranked
         # first. bm25 is lower for better matches: negated so that both databases answer "higher is better".
+        # Matches in the name or result come first (fts5_title_match), then bm25 orders within each tier.
         sql = (f"WITH hits AS MATERIALIZED (SELECT rowid AS id, -bm25(search_fts, {weights}) AS score "
-               "FROM search_fts WHERE search_fts MATCH :q) "
-               f"SELECT {_SELECT}, h.score AS rank FROM hits h JOIN search_entry e ON e.id = h.id {where} "
+               "FROM search_fts WHERE search_fts MATCH :q), "
+               "titled AS MATERIALIZED (SELECT rowid AS id FROM search_fts WHERE search_fts MATCH :qt) "
+               f"SELECT {_SELECT}, h.score + CASE WHEN h.id IN (SELECT id FROM titled) THEN {_TITLE_BONUS} "
+               f"ELSE 0 END AS rank FROM hits h JOIN search_entry e ON e.id = h.id {where} "
                "ORDER BY rank DESC, e.item_code LIMIT :limit OFFSET :offset")
         count_sql = (f"SELECT count(*) FROM search_fts JOIN search_entry e ON e.id = search_fts.rowid "
                      f"WHERE {' AND '.join(['search_fts MATCH :q', *clauses])}")

@@ -197,6 +197,13 @@ def fts5_match(query: ParsedQuery, strict: bool = True) -> str:
     return _combine(query, strict, lambda t: f'"{t}"', " AND ", " OR ")
 
 
+def tsquery_title_text(query: ParsedQuery, strict: bool = True) -> str:
+    """The expression held to the item's name (A) and result (B): the items a citizen means by the words rank
+    before those that merely mention them among materials or FAQ, whatever the text score makes of field
+    lengths (a short "营业执照" result otherwise lost to a long list of materials asking for one)."""
+    return _combine(query, strict, lambda t: f"'{t}':AB", " & ", " | ")
+
+
 def tsquery_text(query: ParsedQuery, strict: bool = True) -> str:
     """The same expression for PostgreSQL's to_tsquery('simple', …)."""
     return _combine(query, strict, lambda t: f"'{t}'", " & ", " | ")

@@ -245,3 +245,25 @@ def test_bad_parameters_answer_problem_json(database: str) -> None:
             assert body["type"].endswith(f"/{slug}") and body["status"] == status and body["detail"], body
             if field is not None:
                 assert field in [e["field"] for e in body["errors"]], body
+
+
+def test_on_the_demo_catalogue_the_licence_items_come_before_those_asking_for_a_licence(database: str) -> None:
+    """The real guides are long: items that only list 营业执照 among materials, conditions or FAQ mention it
+    more often than the two items that issue one. Matches in the name or result still come first."""
+    import json
+
+    from services.disclosure.main import create_app
+
+    demo = json.loads((Path(__file__).resolve().parents[3] / "services/disclosure/demo/catalogue.json")
+                      .read_text(encoding="utf-8"))
+    with TestClient(create_app()) as client:
+        for item in demo:
+            headers = principal_headers(Role.catalogue_admin, item["region_code"])
+            _publish(client, item, headers)
+        body = _search(client, q="营业执照", region_code=XUANWU)
+    issuing = {i["item_code"] for i in demo
+               if "营业执照" in i["name"] + i.get("elements", {}).get("result_name", "")}
+    assert len(issuing) >= 2
+    codes = _codes(body)
+    assert set(codes[:len(issuing)]) == issuing, [i["name"] for i in body["items"]]
+    assert len(codes) > len(issuing)  # the items that merely ask for a licence are found too, after them
