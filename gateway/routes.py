@@ -13,6 +13,8 @@ class Route:
 
 
 ROUTES: tuple[Route, ...] = (
+    # 办件进度查询: case number plus the id's last 6 characters, no login (rate-limited by acceptance).
+    Route("/api/v1/applications/progress", "acceptance", frozenset({"GET"})),
     Route("/api/v1/applications", "acceptance"),
     Route("/api/v1/approval", "approval"),
     Route("/api/v1/catalogue", "disclosure", frozenset({"GET"})),  # 办事指南 is public

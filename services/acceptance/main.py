@@ -7,6 +7,8 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from services.acceptance.adapters.tables import messaging
+from services.acceptance.api.material_routes import material_router
+from services.acceptance.api.progress_routes import progress_router
 from services.acceptance.api.routes import router
 from services.acceptance.config import AcceptanceSettings
 from services.acceptance.consumers import CONSUMERS
@@ -22,7 +24,8 @@ def create_app() -> FastAPI:
         database_url=settings.database_url,
         migrations_dir=Path(__file__).parent / "migrations",
         tables=messaging,
-        routers=[router],
+        # Fixed paths (files, progress) before router's /{case_no}.
+        routers=[material_router, progress_router, router],
         consumers=CONSUMERS,
     ))
 
