@@ -5,11 +5,30 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
-from services.acceptance.domain.identifiers import resident_id_problem, uscc_problem
+from services.acceptance.domain.identifiers import normalise_resident_id, resident_id_problem, uscc_problem
 from services.common.contracts.case import Channel
 from services.common.workdays import SHANGHAI
+
+
+def checked_identity(id_type: str, id_number: str) -> str:
+    """The identity number normalised (x → X, credit codes in upper case), or a validation error naming why.
+
+    Raised as a custom error so the 422 problem carries the Chinese reason as its message and the kind of
+    identity as its code, on the id_number field itself."""
+    if id_type == "resident_id":
+        number = normalise_resident_id(id_number)
+        problem = resident_id_problem(number, datetime.now(SHANGHAI).date())
+        code = "resident_id"
+    else:
+        number = id_number.strip().upper()
+        problem = uscc_problem(number)
+        code = "uscc"
+    if problem:
+        raise PydanticCustomError(code, "{reason}", {"reason": problem})
+    return number
 
 
 class ApplicantIn(BaseModel):
@@ -21,23 +40,44 @@ class ApplicantIn(BaseModel):
     )
     name: str = Field(min_length=1, max_length=100)
     id_type: Literal["resident_id", "uscc"]
-    id_number: str = Field(min_length=1, max_length=18)
+    id_number: str = Field(min_length=1, max_length=18,
+                           description="公民身份号码 (GB 11643) or 统一社会信用代码 (GB 32100), checked")
     phone: str = Field(default="", max_length=20, pattern=r"^[0-9+\-]*$")
 
-    @model_validator(mode="after")
-    def _check_id(self) -> ApplicantIn:
-        if self.id_type == "resident_id":
-            if self.applicant_type != "1":
-                raise ValueError("公民身份号码只适用于自然人（applicant_type=1）")
-            problem = resident_id_problem(self.id_number.upper(), datetime.now(SHANGHAI).date())
-        else:
-            if self.applicant_type == "1":
-                raise ValueError("自然人应提供公民身份号码（id_type=resident_id）")
-            problem = uscc_problem(self.id_number.upper())
-        if problem:
-            raise ValueError(problem)
-        self.id_number = self.id_number.upper()
-        return self
+    @field_validator("id_type")
+    @classmethod
+    def _id_type_fits_applicant(cls, id_type: str, info: ValidationInfo) -> str:
+        applicant_type = info.data.get("applicant_type")
+        if id_type == "resident_id" and applicant_type not in (None, "1"):
+            raise ValueError("公民身份号码只适用于自然人（applicant_type=1）")
+        if id_type == "uscc" and applicant_type == "1":
+            raise ValueError("自然人应提供公民身份号码（id_type=resident_id）")
+        return id_type
+
+    @field_validator("id_number")
+    @classmethod
+    def _check_id(cls, id_number: str, info: ValidationInfo) -> str:
+        id_type = info.data.get("id_type")
+        if id_type is None:  # id_type itself was refused: its error already says why
+            return id_number
+        return checked_identity(id_type, id_number)
+
+
+class AgentIn(BaseModel):
+    """代办人: the person who brings an application for someone else (a village agent, a relative). Always a
+    natural person, so always a 公民身份号码. Not yet taken by ApplicationIn: see the service README."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    name: str = Field(min_length=1, max_length=100)
+    id_type: Literal["resident_id"] = "resident_id"
+    id_number: str = Field(min_length=1, max_length=18, description="公民身份号码 (GB 11643), check character verified")
+    phone: str = Field(default="", max_length=20, pattern=r"^[0-9+\-]*$")
+
+    @field_validator("id_number")
+    @classmethod
+    def _check_id(cls, id_number: str) -> str:
+        return checked_identity("resident_id", id_number)
 
 
 class MaterialIn(BaseModel):
