@@ -33,6 +33,11 @@ async def forward(
     if request.url.query:
         url += "?" + request.url.query
     headers = {k: v for k, v in request.headers.items() if k.lower() not in _DROP_REQUEST}
+    # The address the gateway saw goes last in X-Forwarded-For: backends trust only that entry (acceptance's
+    # public progress query is rate-limited by it); earlier entries came from the client.
+    client = request.client.host if request.client else "unknown"
+    prior = headers.pop("x-forwarded-for", "")
+    headers["x-forwarded-for"] = f"{prior}, {client}" if prior else client
     headers.update(extra_headers)
     attempts = 2 if request.method in _IDEMPOTENT else 1  # never repeat a POST: it may have been applied
     for attempt in range(attempts):

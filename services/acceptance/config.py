@@ -9,3 +9,11 @@ class AcceptanceSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="ACCEPTANCE_", extra="ignore")
 
     database_url: str = "sqlite:///var/acceptance.db"
+    # Idempotency-Key records are kept this long; after it the key may be used again (docs/decisions.md 28).
+    idempotency_retention_hours: float = 24.0
+    # 办件进度查询 without login: limits' notation. The failure limit is per case number, so guessing the
+    # six characters of one case is slow whatever address the guesses come from.
+    progress_limit_per_address: str = "10/minute"
+    progress_failures_per_case: str = "5/hour"
+    # "memory://" counts per process; several replicas share counts through e.g. "redis://host:6379".
+    progress_limit_storage: str = "memory://"

@@ -1,10 +1,12 @@
-"""Acceptance's own tables: the catalogue replica, cases, and case-number sequences."""
+"""Acceptance's own tables: the catalogue replica, cases, case-number sequences, idempotency keys, the
+progress read model of the public query (办件进度) and withdrawals."""
 
 from __future__ import annotations
 
 from sqlalchemy import JSON, Column, Integer, String, Table
 
 from services.common.db import UtcDateTime, new_metadata
+from services.common.idempotency import idempotency_table
 from services.common.messaging import MessagingTables
 
 metadata = new_metadata()
@@ -48,4 +50,32 @@ case_sequence = Table(
     Column("region_code", String(12), primary_key=True),
     Column("day", String(8), primary_key=True),
     Column("last", Integer, nullable=False),
+)
+
+# Idempotency-Key records, written in the same transaction as the case (services/common/idempotency.py).
+idempotency_key = idempotency_table(metadata)
+
+# 办件进度: what the public query may answer, kept from acceptance's own writes and the case topic. No
+# personal data: the applicant is represented only by a digest of case number and id suffix.
+case_progress = Table(
+    "case_progress",
+    metadata,
+    Column("case_no", String(50), primary_key=True),
+    Column("region_code", String(12), nullable=False),
+    Column("id_suffix_digest", String(64), nullable=False),  # sha256(case_no:last 6 of the id, upper case)
+    Column("status", String(30), nullable=False),  # ProgressStatus
+    Column("step_name", String(200)),  # the current step (环节) while in review
+    Column("promised_due_date", String(10)),  # 承诺办结日期
+    Column("updated_at", UtcDateTime(), nullable=False),  # the last change as the event says it happened
+)
+
+# 撤回申请: recorded at the window on the applicant's written request.
+case_withdrawal = Table(
+    "case_withdrawal",
+    metadata,
+    Column("case_no", String(50), primary_key=True),
+    Column("request_ref", String(100), nullable=False),  # the applicant's written request (撤回申请书) number
+    Column("reason", String(500), nullable=False),
+    Column("clerk", JSON, nullable=False),
+    Column("withdrawn_at", UtcDateTime(), nullable=False),
 )

@@ -3,22 +3,40 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Header, Path
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.orm import Session
 
 from services.acceptance import handlers
+from services.acceptance.adapters.tables import idempotency_key
 from services.acceptance.api.schemas import ApplicationIn, ApplicationOut
+from services.acceptance.config import AcceptanceSettings
 from services.acceptance.domain.model import Outcome, SubmittedMaterial
+from services.common import idempotency
 from services.common.contracts.payloads import Applicant
-from services.common.principal import CurrentPrincipal, Role, require_role
+from services.common.principal import CurrentPrincipal, Principal, Role, require_role
 from services.common.runtime import Runtime, get_runtime
 
 router = APIRouter(prefix="/api/v1/applications", tags=["acceptance 受理"])
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+IdempotencyKey = Annotated[str | None, Header(
+    alias=idempotency.KEY_HEADER,
+    description="A key of the caller's choosing (a UUID): a retry with the same key and body returns the first "
+    "answer and creates nothing more. Required for machine clients (platform role); kept 24 h.",
+)]
 
 _CLERKS = (Role.window_clerk, Role.platform)
+
+
+def settings_of(runtime: Runtime) -> AcceptanceSettings:
+    """Read once per service instance (the environment does not change under a running process)."""
+    settings: AcceptanceSettings = runtime.extras.setdefault("acceptance_settings", AcceptanceSettings())
+    return settings
 
 
 def _out(result: dict[str, Any], outcome: Outcome) -> ApplicationOut:
@@ -30,11 +48,43 @@ def _out(result: dict[str, Any], outcome: Outcome) -> ApplicationOut:
     return ApplicationOut(outcome=outcome.value, message=message, **result)
 
 
+async def _run_once(
+    runtime: Runtime, principal: Principal, key: str | None, method: str, path: str, body: Any,
+    work: Callable[[Session], idempotency.StoredResponse],
+) -> JSONResponse:
+    """One unit of work; with a key, the key's record is claimed and completed in the same transaction as
+    the work and its outbox rows, and a repeat of the key replays the first answer."""
+    key = idempotency.check_key(key, required=principal.role is Role.platform)
+    fingerprint = idempotency.request_hash(method, path, body)
+    retention = timedelta(hours=settings_of(runtime).idempotency_retention_hours)
+
+    def unit_of_work() -> tuple[idempotency.StoredResponse, bool]:
+        with runtime.session_factory.begin() as session:
+            if key is not None:
+                stored = idempotency.claim(session, idempotency_key, principal.subject, key, fingerprint,
+                                           datetime.now(UTC), retention)
+                if stored is not None:
+                    return stored, True
+            response = work(session)
+            if key is not None:
+                idempotency.complete(session, idempotency_key, principal.subject, key, response)
+            return response, False
+
+    response, replayed = await asyncio.to_thread(unit_of_work)
+    headers = dict(response.headers)
+    if key is not None:
+        headers[idempotency.REPLAYED_HEADER] = "true" if replayed else "false"
+    return JSONResponse(response.body, status_code=response.status_code, headers=headers)
+
+
 @router.post(
     "", status_code=201, response_model=ApplicationOut, summary="Submit an application (申请受理)",
-    responses={201: {"description": "Accepted with a receipt, or a one-time notice of everything missing"}},
+    responses={201: {"description": "Accepted with a receipt, or a one-time notice of everything missing"},
+               400: {"description": "Idempotency-Key missing (platform role) or unusable"},
+               422: {"description": "Invalid body, or an Idempotency-Key already used for another body"}},
 )
-async def submit(body: ApplicationIn, principal: CurrentPrincipal, runtime: RuntimeDep) -> JSONResponse:
+async def submit(body: ApplicationIn, principal: CurrentPrincipal, runtime: RuntimeDep,
+                 key: IdempotencyKey = None) -> JSONResponse:
     require_role(principal, *_CLERKS)
     command = handlers.SubmitApplication(
         item_code=body.item_code, region_code=body.region_code, channel=body.channel,
@@ -42,14 +92,53 @@ async def submit(body: ApplicationIn, principal: CurrentPrincipal, runtime: Runt
         materials=[SubmittedMaterial(m.code, m.originals, m.copies) for m in body.materials],
     )
 
-    def unit_of_work() -> handlers.SubmissionResult:
-        with runtime.session_factory.begin() as session:
-            return handlers.submit_application(session, runtime.outbox, runtime.calendar, principal, command)
+    def work(session: Session) -> idempotency.StoredResponse:
+        result = handlers.submit_application(session, runtime.outbox, runtime.calendar, principal, command)
+        out = _out(result.record, result.outcome)
+        return idempotency.StoredResponse(201, out.model_dump(mode="json"),
+                                          {"Location": f"/api/v1/applications/{result.case_no}"})
 
-    result = await asyncio.to_thread(unit_of_work)
-    out = _out(result.record, result.outcome)
-    return JSONResponse(out.model_dump(mode="json"), status_code=201,
-                        headers={"Location": f"/api/v1/applications/{result.case_no}"})
+    return await _run_once(runtime, principal, key, "POST", "/api/v1/applications", body.model_dump(mode="json"),
+                           work)
+
+
+class WithdrawIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    request_ref: str = Field(min_length=1, max_length=100,
+                             description="the applicant's written request (撤回申请书) number")
+    reason: str = Field(min_length=1, max_length=300, description="撤回理由 as the applicant states it")
+
+
+class WithdrawOut(BaseModel):
+    case_no: str
+    status: str
+    status_name: str
+    request_ref: str
+    reason: str
+    withdrawn_at: datetime
+
+
+CaseNo = Annotated[str, Path(min_length=1, max_length=50, description="办件编号")]
+
+
+@router.post(
+    "/{case_no}/withdraw", response_model=WithdrawOut, summary="Withdraw before a decision (撤回申请)",
+    responses={404: {"description": "No such case in the clerk's region"},
+               409: {"description": "Decided, completed or already withdrawn: state and allowed actions"}},
+)
+async def withdraw(case_no: CaseNo, body: WithdrawIn, principal: CurrentPrincipal, runtime: RuntimeDep,
+                   key: IdempotencyKey = None) -> JSONResponse:
+    # A window clerk acts on the applicant's written request; online withdrawal would need the applicant's login.
+    require_role(principal, Role.window_clerk)
+    command = handlers.WithdrawApplication(case_no=case_no, request_ref=body.request_ref, reason=body.reason)
+
+    def work(session: Session) -> idempotency.StoredResponse:
+        result = handlers.withdraw_application(session, runtime.outbox, principal, command)
+        return idempotency.StoredResponse(200, WithdrawOut(**result).model_dump(mode="json"))
+
+    return await _run_once(runtime, principal, key, "POST", f"/api/v1/applications/{case_no}/withdraw",
+                           body.model_dump(mode="json"), work)
 
 
 @router.get("/{case_no}", response_model=ApplicationOut, summary="One case as acceptance recorded it")
