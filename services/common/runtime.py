@@ -13,13 +13,13 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from aiokafka import AIOKafkaProducer
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy import Engine, text
-from sqlalchemy.orm import sessionmaker
+from sqlalchemy.orm import Session, sessionmaker
 
 from services.common.contracts.topics import Topic
 from services.common.db import make_engine, make_read_session_factory, make_session_factory, upgrade_database
@@ -33,6 +33,7 @@ from services.common.telemetry import instrument_app, setup_telemetry, shutdown_
 from services.common.workdays import WorkingDayCalendar
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 # Beyond this the relay is not merely busy: readiness fails so operators look at it.
 OUTBOX_STUCK_SECONDS = 120.0
@@ -230,6 +231,26 @@ def _health_router() -> APIRouter:
         return JSONResponse(body, status_code=200 if ok else 503)
 
     return router
+
+
+async def write_in_thread(runtime: Runtime, work: Callable[[Session], T]) -> T:
+    """`work` in one write transaction, off the event loop; a Problem raised inside rolls all of it back."""
+
+    def unit_of_work() -> T:
+        with runtime.session_factory.begin() as session:
+            return work(session)
+
+    return await asyncio.to_thread(unit_of_work)
+
+
+async def read_in_thread(runtime: Runtime, work: Callable[[Session], T]) -> T:
+    """`work` in a read-only session (no write lock on SQLite), off the event loop."""
+
+    def query() -> T:
+        with runtime.read_session() as session:
+            return work(session)
+
+    return await asyncio.to_thread(query)
 
 
 def get_runtime(request: Request) -> Runtime:

@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse, Response
 
 from services.common.principal import CurrentPrincipal, Role, require_role
 from services.common.problems import Problem
-from services.common.runtime import Runtime, get_runtime
+from services.common.runtime import Runtime, get_runtime, read_in_thread, write_in_thread
 from services.disclosure import catalogue_io
 from services.disclosure.domain.bpmn import render_bpmn
 from services.disclosure.domain.flowchart import render_flowchart_svg
@@ -26,18 +26,6 @@ BPMN_MEDIA_TYPE = "application/xml"
 
 catalogue_io_router = APIRouter(prefix="/api/v1/catalogue", tags=["catalogue 实施清单"])
 
-
-async def _in_thread(runtime: Runtime, work: Any, write: bool) -> Any:
-    """One unit of work per thread hop (a Problem raised inside a write rolls all of it back)."""
-
-    def run() -> Any:
-        if write:
-            with runtime.session_factory.begin() as session:
-                return work(session)
-        with runtime.read_session() as session:
-            return work(session)
-
-    return await asyncio.to_thread(run)
 
 
 def _cache_headers(version: int | None) -> dict[str, str]:
@@ -55,8 +43,8 @@ def _cache_headers(version: int | None) -> dict[str, str]:
 )
 async def flowchart_svg(item_code: ItemCode, principal: CurrentPrincipal, runtime: RuntimeDep,
                         version: VersionQuery = None) -> Response:
-    definition, _ = await _in_thread(
-        runtime, lambda s: catalogue_io.public_definition(s, principal, item_code, version), write=False)
+    definition, _ = await read_in_thread(
+        runtime, lambda s: catalogue_io.public_definition(s, principal, item_code, version))
     return Response(render_flowchart_svg(definition), media_type=SVG_MEDIA_TYPE, headers=_cache_headers(version))
 
 
@@ -67,8 +55,8 @@ async def flowchart_svg(item_code: ItemCode, principal: CurrentPrincipal, runtim
 )
 async def process_bpmn(item_code: ItemCode, principal: CurrentPrincipal, runtime: RuntimeDep,
                        version: VersionQuery = None) -> Response:
-    definition, number = await _in_thread(
-        runtime, lambda s: catalogue_io.public_definition(s, principal, item_code, version), write=False)
+    definition, number = await read_in_thread(
+        runtime, lambda s: catalogue_io.public_definition(s, principal, item_code, version))
     headers = _cache_headers(version) | {
         "Content-Disposition": f'inline; filename="{item_code}-v{number}.bpmn"'}
     return Response(render_bpmn(definition, number), media_type=BPMN_MEDIA_TYPE, headers=headers)
@@ -88,7 +76,7 @@ async def export_catalogue(
 ) -> Response:
     del principal  # public record, like the rest of the catalogue
     now = datetime.now(UTC)
-    items = await _in_thread(runtime, lambda s: catalogue_io.export_items(s, region_code), write=False)
+    items = await read_in_thread(runtime, lambda s: catalogue_io.export_items(s, region_code))
     name = f"catalogue-{region_code or 'all'}-{now:%Y%m%d}"
     if format_ == "xlsx":
         body = await asyncio.to_thread(catalogue_io.xlsx_document, items)
@@ -146,5 +134,5 @@ async def import_catalogue(
         candidates, problems = reader(body)
         return catalogue_io.import_items(session, runtime.outbox, principal, candidates, problems, publish, now)
 
-    items = await _in_thread(runtime, unit_of_work, write=True)
+    items = await write_in_thread(runtime, unit_of_work)
     return JSONResponse({"imported": len(items), "published": publish, "items": items}, status_code=201)

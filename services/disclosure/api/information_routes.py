@@ -7,7 +7,6 @@ applicant may withdraw with the receipt's access code)."""
 
 from __future__ import annotations
 
-import asyncio
 from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
@@ -16,7 +15,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from services.common.principal import CurrentPrincipal
 from services.common.problems import Problem
-from services.common.runtime import Runtime, get_runtime
+from services.common.runtime import Runtime, get_runtime, read_in_thread, write_in_thread
 from services.common.workdays import SHANGHAI
 from services.disclosure import information as service
 from services.disclosure.api import information_schemas as schemas
@@ -33,20 +32,6 @@ directory = APIRouter(prefix="/api/v1/information", tags=["information 主动公
 request_routes = APIRouter(prefix="/api/v1/information-requests", tags=["information requests 依申请公开"])
 
 
-async def _write(runtime: Runtime, work: Any) -> Any:
-    def unit_of_work() -> Any:
-        with runtime.session_factory.begin() as session:
-            return work(session)
-
-    return await asyncio.to_thread(unit_of_work)
-
-
-async def _read(runtime: Runtime, work: Any) -> Any:
-    def query() -> Any:
-        with runtime.read_session() as session:
-            return work(session)
-
-    return await asyncio.to_thread(query)
 
 
 def _json(body: Any, status: int = 200) -> JSONResponse:
@@ -61,20 +46,20 @@ def _json(body: Any, status: int = 200) -> JSONResponse:
 async def list_categories(principal: CurrentPrincipal, runtime: RuntimeDep,
                           region_code: Annotated[str, Query(pattern=r"^\d{12}$")]) -> JSONResponse:
     del principal  # public
-    return _json({"items": await _read(runtime, lambda s: service.list_categories(s, region_code))})
+    return _json({"items": await read_in_thread(runtime, lambda s: service.list_categories(s, region_code))})
 
 
 @directory.post("/categories", status_code=201, summary="Add a category (disclosure officer)")
 async def create_category(body: schemas.CategoryIn, principal: CurrentPrincipal, runtime: RuntimeDep) -> JSONResponse:
     now = datetime.now(UTC)
-    return _json(await _write(runtime, lambda s: service.create_category(s, principal, body, now)), 201)
+    return _json(await write_in_thread(runtime, lambda s: service.create_category(s, principal, body, now)), 201)
 
 
 @directory.post("/documents", status_code=201, summary="Publish a document (主动公开, disclosure officer)")
 async def publish_document(body: schemas.DocumentIn, principal: CurrentPrincipal,
                            runtime: RuntimeDep) -> JSONResponse:
     now = datetime.now(UTC)
-    out = await _write(runtime, lambda s: service.publish_document(s, principal, body, runtime.calendar, now))
+    out = await write_in_thread(runtime, lambda s: service.publish_document(s, principal, body, runtime.calendar, now))
     return _json(out, 201)
 
 
@@ -82,7 +67,7 @@ async def publish_document(body: schemas.DocumentIn, principal: CurrentPrincipal
 async def amend_document(doc_id: DocId, body: schemas.AmendIn, principal: CurrentPrincipal,
                          runtime: RuntimeDep) -> JSONResponse:
     now = datetime.now(UTC)
-    return _json(await _write(runtime, lambda s: service.amend_document(s, principal, doc_id, body,
+    return _json(await write_in_thread(runtime, lambda s: service.amend_document(s, principal, doc_id, body,
                                                                         runtime.calendar, now)))
 
 
@@ -90,7 +75,7 @@ async def amend_document(doc_id: DocId, body: schemas.AmendIn, principal: Curren
 async def withdraw_document(doc_id: DocId, body: schemas.ReasonIn, principal: CurrentPrincipal,
                             runtime: RuntimeDep) -> JSONResponse:
     now = datetime.now(UTC)
-    return _json(await _write(runtime, lambda s: service.withdraw_document(s, principal, doc_id, body.reason,
+    return _json(await write_in_thread(runtime, lambda s: service.withdraw_document(s, principal, doc_id, body.reason,
                                                                            runtime.calendar, now)))
 
 
@@ -118,7 +103,7 @@ SearchParams = Annotated[dict[str, Any], Depends(_search_params)]
 async def search(principal: CurrentPrincipal, runtime: RuntimeDep, params: SearchParams) -> JSONResponse:
     del principal
     today = datetime.now(SHANGHAI).date()
-    return _json(await _read(runtime, lambda s: service.search_documents(s, **params, today=today)))
+    return _json(await read_in_thread(runtime, lambda s: service.search_documents(s, **params, today=today)))
 
 
 @directory.get("/documents", summary="Published documents, newest first (same filters as search)")
@@ -128,20 +113,20 @@ async def list_documents(principal: CurrentPrincipal, runtime: RuntimeDep, param
 
 @directory.get("/documents/{doc_id}", summary="A document's current revision")
 async def get_document(doc_id: DocId, principal: CurrentPrincipal, runtime: RuntimeDep) -> JSONResponse:
-    return _json(await _read(runtime, lambda s: service.get_document(s, principal, doc_id, runtime.calendar)))
+    return _json(await read_in_thread(runtime, lambda s: service.get_document(s, principal, doc_id, runtime.calendar)))
 
 
 @directory.get("/documents/{doc_id}/revisions/{revision}", summary="An earlier revision, as it was published")
 async def get_revision(doc_id: DocId, revision: Annotated[int, Path(ge=1, le=100_000)], principal: CurrentPrincipal,
                        runtime: RuntimeDep) -> JSONResponse:
-    return _json(await _read(runtime, lambda s: service.get_document(s, principal, doc_id, runtime.calendar,
+    return _json(await read_in_thread(runtime, lambda s: service.get_document(s, principal, doc_id, runtime.calendar,
                                                                      revision)))
 
 
 @directory.get("/documents/{doc_id}/revisions/{revision}/attachment", summary="The revision's attachment")
 async def get_attachment(doc_id: DocId, revision: Annotated[int, Path(ge=1, le=100_000)],
                          principal: CurrentPrincipal, runtime: RuntimeDep) -> Response:
-    content, media_type, filename, sha = await _read(
+    content, media_type, filename, sha = await read_in_thread(
         runtime, lambda s: service.get_attachment(s, principal, doc_id, revision))
     from urllib.parse import quote
 
@@ -165,14 +150,15 @@ ReportParams = Annotated[tuple[int, str, str], Depends(_report_params)]
 async def annual_report(params: ReportParams, principal: CurrentPrincipal, runtime: RuntimeDep) -> JSONResponse:
     del principal  # the report is itself public information
     year, region_code, agency = params
-    return _json(await _read(runtime, lambda s: service.annual(s, year, region_code, agency, runtime.calendar)))
+    return _json(await read_in_thread(
+        runtime, lambda s: service.annual(s, year, region_code, agency, runtime.calendar)))
 
 
 @directory.get("/annual-reports/{year}/html", response_class=HTMLResponse, summary="The annual report, printable")
 async def annual_report_html(params: ReportParams, principal: CurrentPrincipal, runtime: RuntimeDep) -> HTMLResponse:
     del principal
     year, region_code, agency = params
-    report = await _read(runtime, lambda s: service.annual(s, year, region_code, agency, runtime.calendar))
+    report = await read_in_thread(runtime, lambda s: service.annual(s, year, region_code, agency, runtime.calendar))
     return HTMLResponse(render_html(report))
 
 
@@ -181,7 +167,7 @@ async def annual_report_html(params: ReportParams, principal: CurrentPrincipal, 
 @request_routes.post("", status_code=201, summary="Submit a request (anyone online; officers register other channels)")
 async def submit(body: schemas.RequestIn, principal: CurrentPrincipal, runtime: RuntimeDep) -> JSONResponse:
     now = datetime.now(UTC)
-    out = await _write(runtime, lambda s: service.submit_request(s, runtime.outbox, principal, body,
+    out = await write_in_thread(runtime, lambda s: service.submit_request(s, runtime.outbox, principal, body,
                                                                  runtime.calendar, now))
     response = _json(out, 201)
     response.headers["Location"] = f"/api/v1/information-requests/{out['request_no']}"
@@ -194,21 +180,22 @@ async def list_requests(principal: CurrentPrincipal, runtime: RuntimeDep,
                         limit: Annotated[int, Query(ge=1, le=500)] = 100) -> JSONResponse:
     now = datetime.now(UTC)
     value = state.value if state else None
-    return _json({"items": await _read(runtime, lambda s: service.list_requests(s, principal, value, limit,
+    return _json({"items": await read_in_thread(runtime, lambda s: service.list_requests(s, principal, value, limit,
                                                                                 runtime.calendar, now))})
 
 
 @request_routes.get("/{request_no}", summary="One request: state, reply due date, allowed actions")
 async def get_request(request_no: RequestNo, principal: CurrentPrincipal, runtime: RuntimeDep) -> JSONResponse:
     now = datetime.now(UTC)
-    return _json(await _read(runtime, lambda s: service.get_request(s, principal, request_no, runtime.calendar, now)))
+    return _json(await read_in_thread(
+        runtime, lambda s: service.get_request(s, principal, request_no, runtime.calendar, now)))
 
 
 @request_routes.post("/{request_no}/supplement-notice", summary="Ask for a supplement, once (补正通知, Art. 30)")
 async def supplement_notice(request_no: RequestNo, body: schemas.SupplementNoticeIn, principal: CurrentPrincipal,
                             runtime: RuntimeDep) -> JSONResponse:
     now = datetime.now(UTC)
-    return _json(await _write(runtime, lambda s: service.request_supplement(
+    return _json(await write_in_thread(runtime, lambda s: service.request_supplement(
         s, runtime.outbox, principal, request_no, body, runtime.calendar, now)))
 
 
@@ -216,14 +203,14 @@ async def supplement_notice(request_no: RequestNo, body: schemas.SupplementNotic
 async def supplement(request_no: RequestNo, body: schemas.SupplementIn, principal: CurrentPrincipal,
                      runtime: RuntimeDep) -> JSONResponse:
     now = datetime.now(UTC)
-    return _json(await _write(runtime, lambda s: service.supplemented(
+    return _json(await write_in_thread(runtime, lambda s: service.supplemented(
         s, runtime.outbox, principal, request_no, body, runtime.calendar, now)))
 
 
 @request_routes.post("/{request_no}/supplement-lapsed", summary="No supplement in time: deemed withdrawn")
 async def supplement_lapsed(request_no: RequestNo, principal: CurrentPrincipal, runtime: RuntimeDep) -> JSONResponse:
     now = datetime.now(UTC)
-    return _json(await _write(runtime, lambda s: service.lapse_supplement(
+    return _json(await write_in_thread(runtime, lambda s: service.lapse_supplement(
         s, runtime.outbox, principal, request_no, runtime.calendar, now)))
 
 
@@ -232,7 +219,7 @@ async def supplement_lapsed(request_no: RequestNo, principal: CurrentPrincipal, 
 async def consult(request_no: RequestNo, body: schemas.ConsultationIn, principal: CurrentPrincipal,
                   runtime: RuntimeDep) -> JSONResponse:
     now = datetime.now(UTC)
-    return _json(await _write(runtime, lambda s: service.start_consultation(
+    return _json(await write_in_thread(runtime, lambda s: service.start_consultation(
         s, runtime.outbox, principal, request_no, body, runtime.calendar, now)), 201)
 
 
@@ -242,7 +229,7 @@ async def end_consultation(request_no: RequestNo,
                            body: schemas.ConsultationEndIn, principal: CurrentPrincipal,
                            runtime: RuntimeDep) -> JSONResponse:
     now = datetime.now(UTC)
-    return _json(await _write(runtime, lambda s: service.end_consultation(
+    return _json(await write_in_thread(runtime, lambda s: service.end_consultation(
         s, runtime.outbox, principal, request_no, consultation_id, body, runtime.calendar, now)))
 
 
@@ -250,7 +237,7 @@ async def end_consultation(request_no: RequestNo,
 async def extension(request_no: RequestNo, body: schemas.ExtensionIn, principal: CurrentPrincipal,
                     runtime: RuntimeDep) -> JSONResponse:
     now = datetime.now(UTC)
-    return _json(await _write(runtime, lambda s: service.extend(
+    return _json(await write_in_thread(runtime, lambda s: service.extend(
         s, runtime.outbox, principal, request_no, body, runtime.calendar, now)))
 
 
@@ -258,7 +245,7 @@ async def extension(request_no: RequestNo, body: schemas.ExtensionIn, principal:
 async def reply(request_no: RequestNo, body: schemas.ReplyIn, principal: CurrentPrincipal,
                 runtime: RuntimeDep) -> JSONResponse:
     now = datetime.now(UTC)
-    return _json(await _write(runtime, lambda s: service.answer(
+    return _json(await write_in_thread(runtime, lambda s: service.answer(
         s, runtime.outbox, principal, request_no, body, runtime.calendar, now)))
 
 
@@ -266,7 +253,7 @@ async def reply(request_no: RequestNo, body: schemas.ReplyIn, principal: Current
 async def withdraw(request_no: RequestNo, body: schemas.WithdrawIn, principal: CurrentPrincipal,
                    runtime: RuntimeDep) -> JSONResponse:
     now = datetime.now(UTC)
-    return _json(await _write(runtime, lambda s: service.withdraw_request(
+    return _json(await write_in_thread(runtime, lambda s: service.withdraw_request(
         s, runtime.outbox, principal, request_no, body, runtime.calendar, now)))
 
 

@@ -7,7 +7,6 @@ the search uses.
 
 from __future__ import annotations
 
-import asyncio
 import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -19,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from services.common.principal import CurrentPrincipal
 from services.common.problems import Problem
-from services.common.runtime import Runtime, get_runtime
+from services.common.runtime import Runtime, get_runtime, read_in_thread
 from services.disclosure.adapters import region_store, search_index
 from services.disclosure.domain.catalogue import ITEM_TYPES
 from services.disclosure.domain.regions import InvalidRegionCode, lineage, validate_code
@@ -120,13 +119,6 @@ def _known_region(session: Session, code: str) -> Any:
     return row
 
 
-async def _read(runtime: Runtime, work: Any) -> Any:
-    def query() -> Any:
-        with runtime.read_session() as session:
-            return work(session)
-
-    return await asyncio.to_thread(query)
-
 
 def _summaries(session: Session, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     names = region_store.get_regions(session, sorted({r["region_code"] for r in rows}))
@@ -151,7 +143,7 @@ async def get_region(code: CodePath, principal: CurrentPrincipal, runtime: Runti
         return RegionTree.model_validate({"region": region_store.region_out(row), "ancestors": ancestors,
                                           "children": kids})
 
-    return await _read(runtime, work)
+    return await read_in_thread(runtime, work)
 
 
 @regions_router.get("/api/v1/regions/{code}/items", response_model=RegionItems, tags=["regions 行政区划"],
@@ -179,7 +171,7 @@ async def region_items(
         return RegionItems.model_validate({"region": region_store.region_out(row), "ancestors": ancestors,
                                            "total": page.total, "items": _summaries(session, page.rows)})
 
-    return await _read(runtime, work)
+    return await read_in_thread(runtime, work)
 
 
 # ---- search -------------------------------------------------------------------------------------------------
@@ -222,4 +214,4 @@ async def search_catalogue(
         return SearchAnswer.model_validate({"query": q, "tokens": parsed.tokens(), "relaxed": relaxed,
                                             "total": page.total, "items": hits})
 
-    return await _read(runtime, work)
+    return await read_in_thread(runtime, work)

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import asyncio
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query
 from fastapi.responses import JSONResponse
 
 from services.common.principal import CurrentPrincipal, Role, require_role
 from services.common.problems import Problem
-from services.common.runtime import Runtime, get_runtime
+from services.common.runtime import Runtime, get_runtime, read_in_thread, write_in_thread
 from services.common.workdays import SHANGHAI
 from services.disclosure import handlers
 from services.disclosure.api.schemas import (
@@ -32,22 +31,6 @@ catalogue_router = APIRouter(prefix="/api/v1/catalogue/items", tags=["catalogue 
 results_router = APIRouter(prefix="/api/v1/results", tags=["results 办件结果公示"])
 
 
-async def _write(runtime: Runtime, work: Any) -> Any:
-    """One unit of work per thread hop; a Problem raised inside rolls everything back."""
-
-    def unit_of_work() -> Any:
-        with runtime.session_factory.begin() as session:
-            return work(session)
-
-    return await asyncio.to_thread(unit_of_work)
-
-
-async def _read(runtime: Runtime, work: Any) -> Any:
-    def query() -> Any:
-        with runtime.read_session() as session:
-            return work(session)
-
-    return await asyncio.to_thread(query)
 
 
 # ---- catalogue administration (catalogue_admin) ----------------------------------------------------
@@ -62,7 +45,8 @@ async def create_item(body: ItemDefinitionIn, principal: CurrentPrincipal, runti
     require_role(principal, Role.catalogue_admin)
     definition = body.to_domain()
     now = datetime.now(UTC)
-    out = await _write(runtime, lambda s: handlers.create_item(s, principal, definition, now, body.change_reason))
+    out = await write_in_thread(
+        runtime, lambda s: handlers.create_item(s, principal, definition, now, body.change_reason))
     body_out = ItemOut.model_validate(out).model_dump(mode="json")
     return JSONResponse(body_out, status_code=201,
                         headers={"Location": f"/api/v1/catalogue/items/{out['item_code']}/versions/{out['version']}"})
@@ -72,7 +56,7 @@ async def create_item(body: ItemDefinitionIn, principal: CurrentPrincipal, runti
 async def publish_item(item_code: ItemCode, principal: CurrentPrincipal, runtime: RuntimeDep) -> ItemOut:
     require_role(principal, Role.catalogue_admin)
     now = datetime.now(UTC)
-    out = await _write(runtime, lambda s: handlers.publish_item(s, runtime.outbox, principal, item_code, now))
+    out = await write_in_thread(runtime, lambda s: handlers.publish_item(s, runtime.outbox, principal, item_code, now))
     return ItemOut.model_validate(out)
 
 
@@ -81,7 +65,7 @@ async def retire_item(item_code: ItemCode, body: RetireIn, principal: CurrentPri
                       runtime: RuntimeDep) -> ItemOut:
     require_role(principal, Role.catalogue_admin)
     now = datetime.now(UTC)
-    out = await _write(runtime,
+    out = await write_in_thread(runtime,
                        lambda s: handlers.retire_item(s, runtime.outbox, principal, item_code, body.reason, now))
     return ItemOut.model_validate(out)
 
@@ -94,14 +78,14 @@ async def list_items(
     q: Annotated[str | None, Query(max_length=100, description="substring of the item name")] = None,
 ) -> ItemList:
     del principal  # public: any authenticated principal, citizens included
-    rows = await _read(runtime, lambda s: handlers.list_items(s, region_code, q))
+    rows = await read_in_thread(runtime, lambda s: handlers.list_items(s, region_code, q))
     return ItemList(items=[ItemOut.model_validate(r) for r in rows])
 
 
 @catalogue_router.get("/{item_code}", response_model=ItemOut, summary="The published version of an item")
 async def get_item(item_code: ItemCode, principal: CurrentPrincipal, runtime: RuntimeDep) -> ItemOut:
     del principal
-    return ItemOut.model_validate(await _read(runtime, lambda s: handlers.get_published(s, item_code)))
+    return ItemOut.model_validate(await read_in_thread(runtime, lambda s: handlers.get_published(s, item_code)))
 
 
 @catalogue_router.get("/{item_code}/versions/{version}", response_model=ItemOut, summary="One version of an item")
@@ -109,7 +93,8 @@ async def get_item_version(
     item_code: ItemCode, version: Annotated[int, Path(ge=1)], principal: CurrentPrincipal, runtime: RuntimeDep,
 ) -> ItemOut:
     can_see_drafts = principal.role is Role.catalogue_admin
-    out = await _read(runtime, lambda s: handlers.get_version(s, principal, item_code, version, can_see_drafts))
+    out = await read_in_thread(
+        runtime, lambda s: handlers.get_version(s, principal, item_code, version, can_see_drafts))
     return ItemOut.model_validate(out)
 
 
@@ -122,7 +107,8 @@ async def get_item_version_diff(
     item_code: ItemCode, version: Annotated[int, Path(ge=1)], principal: CurrentPrincipal, runtime: RuntimeDep,
 ) -> VersionDiffOut:
     can_see_drafts = principal.role is Role.catalogue_admin
-    out = await _read(runtime, lambda s: handlers.diff_version(s, principal, item_code, version, can_see_drafts))
+    out = await read_in_thread(
+        runtime, lambda s: handlers.diff_version(s, principal, item_code, version, can_see_drafts))
     return VersionDiffOut.model_validate(out)
 
 
@@ -147,7 +133,8 @@ async def list_results(
         raise Problem(400, "bad-date-range", f"起始日期 {from_} 晚于截止日期 {to}")
     since = _day_start(from_) if from_ else None
     until = _day_start(to + timedelta(days=1)) if to else None
-    rows = await _read(runtime, lambda s: handlers.list_results(s, item_code, region_code, since, until, limit))
+    rows = await read_in_thread(
+        runtime, lambda s: handlers.list_results(s, item_code, region_code, since, until, limit))
     return ResultList(items=[ResultOut.model_validate(r) for r in rows])
 
 
@@ -155,4 +142,4 @@ async def list_results(
 async def get_result(case_no: Annotated[str, Path(min_length=1, max_length=50)], principal: CurrentPrincipal,
                      runtime: RuntimeDep) -> ResultOut:
     del principal
-    return ResultOut.model_validate(await _read(runtime, lambda s: handlers.get_result(s, case_no)))
+    return ResultOut.model_validate(await read_in_thread(runtime, lambda s: handlers.get_result(s, case_no)))

@@ -15,7 +15,7 @@ from sse_starlette.sse import EventSourceResponse
 
 from services.common.principal import CurrentPrincipal, Role, require_role
 from services.common.problems import Problem
-from services.common.runtime import Runtime, get_runtime
+from services.common.runtime import Runtime, get_runtime, read_in_thread
 from services.monitoring import queries
 from services.monitoring.wiring import supervision_of
 
@@ -31,11 +31,7 @@ def _now() -> datetime:
 
 
 async def _read(runtime: Runtime, work: Any) -> Any:
-    def unit_of_work() -> Any:
-        with runtime.read_session() as session:
-            return work(session)
-
-    return jsonable_encoder(await asyncio.to_thread(unit_of_work))
+    return jsonable_encoder(await read_in_thread(runtime, work))
 
 
 @router.get("/cases/{case_no}", summary="A case under supervision: clocks, deadlines, used and remaining time, "
