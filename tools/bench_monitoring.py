@@ -551,21 +551,29 @@ def profile_ingest(out: list[str]) -> None:
 
     n = len(records)
     gc_default = gc.get_threshold()
-    consumer, engine = build(gc_tuned=False)
-    gc.set_threshold(700, gc_default[1], gc_default[2])  # Python's default, whatever this process set before
-    default_gc_s = ingest(consumer)
-    engine.dispose()
-    consumer, engine = build(gc_tuned=True)
-    tune_garbage_collector(PlatformSettings())  # as the service does once started
-    tuned_s = ingest(consumer)
-    engine.dispose()
-    consumer, engine = build(gc_tuned=True)
+
+    def measured(gc_tuned: bool, profiler: cProfile.Profile | None = None) -> float:
+        consumer, engine = build(gc_tuned)
+        if gc_tuned:
+            tune_garbage_collector(PlatformSettings())  # as the service does once started
+        else:
+            gc.set_threshold(700, gc_default[1], gc_default[2])  # Python's default, whatever was set before
+        if profiler is not None:
+            profiler.enable()
+        try:
+            return ingest(consumer)
+        finally:
+            if profiler is not None:
+                profiler.disable()
+            engine.dispose()
+            asyncio.run(consumer.stop())  # never started: only closes its client
+
+    default_gc_s = measured(gc_tuned=False)
+    tuned_s = measured(gc_tuned=True)
     profiler = cProfile.Profile()
-    profiler.enable()
-    profiled_s = ingest(consumer)
-    profiler.disable()
-    engine.dispose()
-    out.append(f"[6] profile: monitoring's consumer path (decode + batch apply, {consumer.max_records} per batch) in "
+    profiled_s = measured(gc_tuned=True, profiler=profiler)
+    batch = CONSUMERS[0].max_records
+    out.append(f"[6] profile: monitoring's consumer path (decode + batch apply, {batch} per batch) in "
                f"this process, no broker, {n:,} lifecycle events in rounds, each run on a fresh SQLite file: "
                f"{n / default_gc_s:,.0f} events/s with Python's default collector, {n / tuned_s:,.0f} events/s as "
                f"the service tunes it ({tuned_s / n * 1e6:,.0f} us/event); under cProfile "
