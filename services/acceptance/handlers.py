@@ -106,7 +106,9 @@ def progress_moves(current: ProgressStatus | None, target: ProgressStatus) -> bo
         return target is ProgressStatus.completed
     if current is ProgressStatus.withdrawn:
         return target in (ProgressStatus.decided, ProgressStatus.completed)
-    if target in (ProgressStatus.accepted, ProgressStatus.received):
+    if target is ProgressStatus.received:
+        return False  # only ever the first event of a case: coming back, it must not undo the notice after it
+    if target is ProgressStatus.accepted:
         return current in (ProgressStatus.received, ProgressStatus.supplement_requested)
     return True
 
@@ -121,7 +123,7 @@ def progress_target(event: EventPayload) -> ProgressStatus | None:
         case SupplementRequested():
             return ProgressStatus.supplement_requested
         case SupplementSupplied(stage="acceptance"):
-            return ProgressStatus.received
+            return None  # the CaseAccepted that follows moves the case
         case StepStarted() | StepCompleted() | CaseResumed() | SupplementSupplied():
             return ProgressStatus.in_review
         case CaseSuspended():

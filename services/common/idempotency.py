@@ -106,11 +106,13 @@ def claim(
 ) -> StoredResponse | None:
     """None: this transaction owns the key, do the work then `complete`. Otherwise the first answer.
 
-    Expired records are deleted here (all callers' — the statement is cheap on the created_at index), so
-    an old key may be used again and the table does not grow without bound."""
-    session.execute(delete(table).where(table.c.created_at <= now - retention))
+    An expired record of this key is deleted here, so the key may be used again; everyone else's expired
+    records go in `delete_expired`, in a transaction of its own."""
     scope = (table.c.principal == principal, table.c.key == key)
     row = session.execute(select(table).where(*scope)).first()
+    if row is not None and is_expired(row.created_at, now, retention):
+        session.execute(delete(table).where(*scope))
+        row = None
     if row is not None:
         return _answer(row, fingerprint)
     try:
@@ -129,3 +131,9 @@ def complete(session: Session, table: Table, principal: str, key: str, response:
         update(table).where(table.c.principal == principal, table.c.key == key)
         .values(status_code=response.status_code, body=response.body, headers=response.headers)
     )
+
+
+def delete_expired(session: Session, table: Table, now: datetime, retention: timedelta) -> int:
+    """Removes every record past its retention (cheap on the created_at index); run apart from the work's
+    transactions, so cleaning never lengthens or entangles them."""
+    return session.execute(delete(table).where(table.c.created_at <= now - retention)).rowcount or 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
@@ -48,6 +49,21 @@ def _out(result: dict[str, Any], outcome: Outcome) -> ApplicationOut:
     return ApplicationOut(outcome=outcome.value, message=message, **result)
 
 
+async def _clean_expired_keys(runtime: Runtime, retention: timedelta) -> None:
+    """At most once per settings.idempotency_cleanup_seconds per process: the table stays small."""
+    now = time.monotonic()
+    last: float | None = runtime.extras.get("idempotency_cleaned_at")
+    if last is not None and now - last < settings_of(runtime).idempotency_cleanup_seconds:
+        return
+    runtime.extras["idempotency_cleaned_at"] = now
+
+    def clean() -> None:
+        with runtime.session_factory.begin() as session:
+            idempotency.delete_expired(session, idempotency_key, datetime.now(UTC), retention)
+
+    await asyncio.to_thread(clean)
+
+
 async def _run_once(
     runtime: Runtime, principal: Principal, key: str | None, method: str, path: str, body: Any,
     work: Callable[[Session], idempotency.StoredResponse],
@@ -71,6 +87,8 @@ async def _run_once(
             return response, False
 
     response, replayed = await asyncio.to_thread(unit_of_work)
+    if key is not None:
+        await _clean_expired_keys(runtime, retention)
     headers = dict(response.headers)
     if key is not None:
         headers[idempotency.REPLAYED_HEADER] = "true" if replayed else "false"

@@ -138,7 +138,16 @@ def test_a_refused_request_leaves_its_key_free(acceptance: Acceptance) -> None:
     assert corrected.headers["idempotent-replayed"] == "false"
 
 
-def test_an_expired_key_may_be_used_again_and_old_records_are_deleted(acceptance: Acceptance) -> None:
+@pytest.fixture
+def cleaning_always(monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest) -> Acceptance:
+    """Acceptance that deletes expired records after every keyed request (by default: every 10 minutes)."""
+    monkeypatch.setenv("ACCEPTANCE_IDEMPOTENCY_CLEANUP_SECONDS", "0")
+    service: Acceptance = request.getfixturevalue("acceptance")
+    return service
+
+
+def test_an_expired_key_may_be_used_again_and_old_records_are_deleted(cleaning_always: Acceptance) -> None:
+    acceptance = cleaning_always
     old_key, other_key = _key(), _key()
     first = _submit(acceptance, old_key)
     other = principal_headers(Role.window_clerk, COUNTY, subject="u-clerk-3")
