@@ -21,6 +21,8 @@ class GatewaySettings(BaseSettings):
     connect_timeout_seconds: float = 2.0
     read_timeout_seconds: float = 15.0
     max_body_bytes: int = 1_048_576
+    # Material file uploads only (UPLOAD_PATHS): acceptance's 20 MiB file limit plus room for multipart framing.
+    upload_max_body_bytes: int = 21 * 1_048_576
 
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> GatewaySettings:

@@ -25,6 +25,8 @@ from services.common.telemetry import instrument_app, setup_telemetry, shutdown_
 
 REQUEST_ID = "X-Request-Id"
 TRACE_ID = "X-Trace-Id"
+# The one path allowed bodies larger than max_body_bytes: material file uploads (upload_max_body_bytes).
+UPLOAD_PATHS = frozenset({("POST", "/api/v1/applications/files")})
 
 
 def create_app() -> FastAPI:
@@ -87,11 +89,13 @@ def create_app() -> FastAPI:
         declared = request.headers.get("content-length") or "0"
         if not declared.isdigit():
             raise Problem(400, "bad-content-length", "Content-Length 头不是有效的数字")
-        if int(declared) > settings.max_body_bytes:
-            raise Problem(413, "body-too-large", f"请求体超过 {settings.max_body_bytes} 字节")
+        limit = (settings.upload_max_body_bytes if (request.method, request.url.path) in UPLOAD_PATHS
+                 else settings.max_body_bytes)
+        if int(declared) > limit:
+            raise Problem(413, "body-too-large", f"请求体超过 {limit} 字节")
         body = await request.body()
-        if len(body) > settings.max_body_bytes:
-            raise Problem(413, "body-too-large", f"请求体超过 {settings.max_body_bytes} 字节")
+        if len(body) > limit:
+            raise Problem(413, "body-too-large", f"请求体超过 {limit} 字节")
         extra = {
             PRINCIPAL_HEADER: sign_principal(principal, platform.zwfw_internal_secret),
             REQUEST_ID: request.state.request_id,
