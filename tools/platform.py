@@ -120,10 +120,13 @@ class Platform:
 
     def start_process(self, name: str, env: dict[str, str] | None = None) -> None:
         module = "gateway.main:app" if name == "gateway" else f"services.{name}.main:app"
+        # The gateway is the edge here: it must not take a caller's X-Forwarded-For as the caller's address
+        # (uvicorn trusts it from 127.0.0.1 by default), or per-address limits are one forged header away.
+        edge = ["--no-proxy-headers"] if name == "gateway" else []
         log = open(self.data_dir / f"{name}.log", "ab")  # noqa: SIM115 - owned by the child process
         self.processes[name] = subprocess.Popen(
             [sys.executable, "-m", "uvicorn", module, "--host", "127.0.0.1", "--port", str(self.ports[name]),
-             "--no-access-log", "--log-level", "warning"],
+             "--no-access-log", "--log-level", "warning", *edge],
             cwd=ROOT, env=env or self.env(), stdout=log, stderr=subprocess.STDOUT,
         )
         self.wait_ready(name)
