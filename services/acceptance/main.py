@@ -7,6 +7,7 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from services.acceptance.adapters.tables import messaging
+from services.acceptance.api.document_routes import document_router
 from services.acceptance.api.intake_routes import intake_router
 from services.acceptance.api.material_routes import material_router
 from services.acceptance.api.progress_routes import progress_router
@@ -26,7 +27,7 @@ def create_app() -> FastAPI:
         migrations_dir=Path(__file__).parent / "migrations",
         tables=messaging,
         # Fixed paths (files, progress) before router's /{case_no}.
-        routers=[material_router, progress_router, intake_router, router],
+        routers=[material_router, progress_router, intake_router, document_router, router],
         consumers=CONSUMERS,
     ))
 
