@@ -22,3 +22,6 @@ class AcceptanceSettings(BaseSettings):
     # Material files (申请材料), stored by content hash; see adapters/file_store.py.
     file_store: str = "var/acceptance-files"
     file_max_bytes: int = 20 * 1_048_576
+    # AB岗 (职位代理): absent clerk's user id → their named deputy's user id, as JSON in
+    # ACCEPTANCE_DEPUTIES, e.g. {"u-clerk-a": "u-clerk-b"}. Only the configured deputy may act for them.
+    deputies: dict[str, str] = {}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
@@ -14,7 +14,9 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from services.acceptance.adapters.file_tables import material_file_name
 from services.acceptance.adapters.tables import (
+    case_fee,
     case_progress,
     case_record,
     case_sequence,
@@ -22,11 +24,27 @@ from services.acceptance.adapters.tables import (
     catalogue_item,
 )
 from services.acceptance.domain.model import (
-    Outcome,
+    Shortfall,
     SubmittedMaterial,
     case_number,
     missing_materials,
     unknown_materials,
+)
+from services.acceptance.domain.outcomes import (
+    CHANNEL_NAMES,
+    DOCUMENT_TITLES,
+    INSTANT_CASE_TYPE,
+    Correction,
+    Deferral,
+    Outcome,
+    OutcomeRefused,
+    Refusal,
+    check_fee,
+    check_imported_times,
+    check_supplement,
+    decide,
+    document_number,
+    outcome_texts,
 )
 from services.common.contracts.case import (
     CaseAccepted,
@@ -38,6 +56,7 @@ from services.common.contracts.case import (
     CaseSuspended,
     CaseWithdrawn,
     Channel,
+    FeeCharged,
     MissingMaterial,
     ReceivedMaterial,
     StepCompleted,
@@ -45,11 +64,11 @@ from services.common.contracts.case import (
     SupplementRequested,
     SupplementSupplied,
 )
-from services.common.contracts.catalogue import ItemVersionPublished, ItemVersionRetired
+from services.common.contracts.catalogue import ItemVersionPublished, ItemVersionRetired, MaterialSpec
 from services.common.contracts.envelope import Envelope
 from services.common.contracts.payloads import Actor, Applicant, EventPayload
 from services.common.messaging import Outbox
-from services.common.principal import Principal, region_prefix
+from services.common.principal import Principal, Role, region_prefix
 from services.common.problems import Problem
 from services.common.workdays import SHANGHAI, WorkingDayCalendar, deadline
 
@@ -173,12 +192,27 @@ def item_retired(session: Session, envelope: Envelope, event: ItemVersionRetired
 # ---- commands --------------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
+class Absence:
+    """AB岗: the absent clerk the acting clerk stands in for (checked against the configured pairs)."""
+
+    user_id: str
+    name: str = ""
+
+
+@dataclass(frozen=True)
 class SubmitApplication:
     item_code: str
     region_code: str
     channel: Channel
     applicant: Applicant
     materials: list[SubmittedMaterial]
+    agent: dict[str, Any] | None = None  # 代办人 (AgentIn, checked)
+    refusal: Refusal | None = None  # 不予受理, the clerk's judgement
+    corrections: list[Correction] = field(default_factory=list)  # 当场更正
+    deferral: Deferral | None = None  # 容缺
+    deputy_for: Absence | None = None  # AB岗
+    received_at: datetime | None = None  # imported cases only: the source's times
+    accepted_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -204,18 +238,94 @@ def _next_case_no(session: Session, region_code: str, day: str) -> str:
     return case_number(scope, day, int(seq))
 
 
+def acting_clerk(principal: Principal, deputy_for: Absence | None,
+                 deputies: dict[str, str]) -> tuple[Actor, dict[str, Any] | None]:
+    """The clerk who acts, and for AB岗 the absent clerk: only the configured deputy may stand in."""
+    on_behalf_of = None
+    absent = None
+    if deputy_for is not None:
+        if deputies.get(deputy_for.user_id) != principal.subject:
+            raise Problem(403, "not-a-deputy", f"您不是 {deputy_for.name or deputy_for.user_id} 的AB岗代理人",
+                          deputy_for=deputy_for.user_id)
+        absent = {"user_id": deputy_for.user_id, "name": deputy_for.name}
+        on_behalf_of = f"{deputy_for.name}（{deputy_for.user_id}）" if deputy_for.name else deputy_for.user_id
+    actor = Actor(user_id=principal.subject, name=principal.name, role=principal.role.value,
+                  department=principal.department, on_behalf_of=on_behalf_of)
+    return actor, absent
+
+
+def _check_files(session: Session, principal: Principal, materials: list[SubmittedMaterial]) -> None:
+    """Each referenced scan must be stored and uploaded within the clerk's region (else as if absent)."""
+    hashes = sorted({h for m in materials for h in m.files})
+    if not hashes:
+        return
+    rows = session.execute(
+        select(material_file_name.c.sha256, material_file_name.c.region_code)
+        .where(material_file_name.c.sha256.in_(hashes))
+    ).all()
+    visible = {r.sha256 for r in rows if principal.can_see_region(r.region_code)}
+    unknown = [h for h in hashes if h not in visible]
+    if unknown:
+        raise Problem(422, "unknown-files", f"以下材料文件不存在或不在您的辖区内：{'、'.join(unknown)}",
+                      unknown_files=unknown)
+
+
+def _received(specs: dict[str, MaterialSpec], materials: list[SubmittedMaterial]) -> list[ReceivedMaterial]:
+    # The contract carries one sha256 per material: the first scan; the record keeps them all ("files").
+    return [ReceivedMaterial(code=m.code, name=specs[m.code].name, originals=m.originals, copies=m.copies,
+                             sha256=m.files[0] if m.files else None) for m in materials]
+
+
+def _materials_json(specs: dict[str, MaterialSpec], materials: list[SubmittedMaterial]) -> list[dict[str, Any]]:
+    return [r.model_dump(mode="json") | {"files": list(m.files)}
+            for r, m in zip(_received(specs, materials), materials, strict=True)]
+
+
+def _shortfalls_json(shortfalls: list[Shortfall]) -> list[dict[str, str]]:
+    return [{"code": s.code, "name": s.name, "reason": s.reason} for s in shortfalls]
+
+
+def _pinned_item(session: Session, item_code: str) -> ItemVersionPublished:
+    row = session.execute(select(catalogue_item).where(catalogue_item.c.item_code == item_code)).first()
+    if row is None or row.status != "published":
+        raise Problem(404, "item-not-found", f"事项 {item_code} 不存在或未发布")
+    return ItemVersionPublished.model_validate(row.definition)
+
+
+def _times(principal: Principal, command: SubmitApplication, now: datetime) -> tuple[datetime, datetime | None]:
+    """(received_at, source accepted_at): the platform's own times, checked; everyone else's is now."""
+    if principal.role is not Role.platform:
+        if command.received_at is not None or command.accepted_at is not None:
+            raise Problem(422, "times-not-allowed", "只有省级平台推送的办件可以带收件、受理时间")
+        return now, None
+    if command.received_at is None:
+        raise Problem(422, "imported-times-required", "省级平台推送的办件须带收件时间 received_at")
+    reason = check_imported_times(command.received_at, command.accepted_at, now)
+    if reason:
+        raise Problem(422, "imported-times-invalid", f"推送办件的时间不可信：{reason}",
+                      received_at=command.received_at.isoformat(),
+                      accepted_at=command.accepted_at.isoformat() if command.accepted_at else None)
+    return command.received_at, command.accepted_at
+
+
+def _check_channel(principal: Principal, command: SubmitApplication) -> None:
+    provincial = command.channel is Channel.provincial
+    if provincial != (principal.role is Role.platform):
+        raise Problem(422, "channel-invalid", "省级平台推送的办件须用 provincial 渠道，窗口不能使用该渠道",
+                      channel=command.channel.value)
+    if command.channel is Channel.village_agent and command.agent is None:
+        raise Problem(422, "agent-required", "村（社区）代办须登记代办人身份", channel=command.channel.value)
+
+
 def submit_application(
     session: Session, outbox: Outbox, calendar: WorkingDayCalendar, principal: Principal,
-    command: SubmitApplication, now: datetime | None = None,
+    command: SubmitApplication, now: datetime | None = None, deputies: dict[str, str] | None = None,
 ) -> SubmissionResult:
-    """Accepts complete materials with a receipt (受理凭证), else lists everything missing (一次性告知)."""
+    """One of the outcomes of Art. 32 (domain.outcomes.decide), stored with its document and its events."""
     now = now or datetime.now(UTC)
     if not principal.can_see_region(command.region_code):
         raise Problem(404, "item-not-found", "您的辖区内没有该事项")
-    row = session.execute(select(catalogue_item).where(catalogue_item.c.item_code == command.item_code)).first()
-    if row is None or row.status != "published":
-        raise Problem(404, "item-not-found", f"事项 {command.item_code} 不存在或未发布")
-    item = ItemVersionPublished.model_validate(row.definition)
+    item = _pinned_item(session, command.item_code)
     if not command.region_code.startswith(region_prefix(item.region_code)):
         raise Problem(422, "item-not-offered-here", f"事项 {item.name} 不在区划 {command.region_code} 办理",
                       item_region_code=item.region_code)
@@ -223,59 +333,139 @@ def submit_application(
     if unknown:
         raise Problem(422, "unknown-materials", f"以下材料不在该事项的材料清单中：{'、'.join(unknown)}",
                       unknown_materials=unknown)
+    _check_channel(principal, command)
+    received_at, source_accepted_at = _times(principal, command, now)
+    clerk, absent = acting_clerk(principal, command.deputy_for, deputies or {})
+    _check_files(session, principal, command.materials)
+    try:
+        decision = decide(item.materials, command.materials, item.case_type, now.astimezone(SHANGHAI).date(),
+                          command.refusal, command.corrections, command.deferral)
+    except OutcomeRefused as exc:
+        raise Problem(422, exc.code, exc.detail, **exc.extra) from exc
+    imported = principal.role is Role.platform
+    if imported and source_accepted_at is not None and not decision.accepts:
+        raise Problem(422, "imported-inconsistent", "推送办件带有受理时间，但材料不齐全或为不予受理",
+                      outcome=decision.outcome.value)
 
     # The sequence restarts each local (Asia/Shanghai) day; stored as YYYYMMDD, as in the number itself.
     case_no = _next_case_no(session, command.region_code, now.astimezone(SHANGHAI).strftime("%Y%m%d"))
-    clerk = Actor(user_id=principal.subject, name=principal.name, role=principal.role.value,
-                  department=principal.department)
     specs = {m.code: m for m in item.materials}
-    received = [
-        ReceivedMaterial(code=m.code, name=specs[m.code].name, originals=m.originals, copies=m.copies)
-        for m in command.materials
-    ]
-    shortfalls = missing_materials(item.materials, command.materials)
+    received = _received(specs, command.materials)
+    document_no = document_number(decision.outcome, case_no)
     record: dict[str, Any] = dict(
         case_no=case_no, item_code=item.item_code, item_version=item.version, region_code=command.region_code,
         channel=command.channel.value, applicant=command.applicant.model_dump(mode="json"),
-        materials=[m.model_dump(mode="json") for m in received],
-        missing=[{"code": s.code, "name": s.name, "reason": s.reason} for s in shortfalls],
-        received_at=now, clerk=clerk.model_dump(mode="json"),
+        materials=_materials_json(specs, command.materials), missing=_shortfalls_json(decision.missing),
+        received_at=received_at, clerk=clerk.model_dump(mode="json"), outcome=decision.outcome.value,
+        document_no=document_no, item_definition=item.model_dump(mode="json"), agent=command.agent,
+        acting_for=absent, imported=imported,
+        refusal=asdict(command.refusal) if command.refusal else None,
+        corrections=[asdict(c) for c in command.corrections] or None,
+        deferred_materials=_shortfalls_json(decision.deferred) or None,
+        deferred_due_date=command.deferral.due_date.isoformat() if decision.deferred and command.deferral else None,
     )
-    if shortfalls:
-        document_no = f"BZ{case_no}"  # 补正告知书
-        record.update(status=Outcome.supplement_requested.value, document_no=document_no)
+    received_event = CaseReceived(
+        occurred_at=received_at, case_no=case_no, item_code=item.item_code, item_version=item.version,
+        region_code=command.region_code, channel=command.channel, applicant=command.applicant, imported=imported,
+    )
+    if decision.outcome is Outcome.rejected:
+        assert command.refusal is not None
+        record.update(status=ProgressStatus.rejected.value)
+        record["outcome_document"] = outcome_document(record, item, now, command.deferral)
+        session.execute(insert(case_record).values(**record))
+        _progress_born(session, case_no, command.region_code, command.applicant.id_number,
+                       ProgressStatus.rejected, None, now)
+        outbox.emit(session, received_event)
+        outbox.emit(session, CaseRejected(
+            occurred_at=now, case_no=case_no, reason=command.refusal.reason,
+            legal_basis=command.refusal.legal_basis, competent_agency=command.refusal.competent_agency,
+            actor=clerk,
+        ))
+        return SubmissionResult(decision.outcome, case_no, document_no, record)
+    if decision.outcome is Outcome.supplement_requested:
+        record.update(status=Outcome.supplement_requested.value)
+        record["outcome_document"] = outcome_document(record, item, now, command.deferral)
         session.execute(insert(case_record).values(**record))
         _progress_born(session, case_no, command.region_code, command.applicant.id_number,
                        ProgressStatus.supplement_requested, None, now)
-        outbox.emit(session, CaseReceived(
-            occurred_at=now, case_no=case_no, item_code=item.item_code, item_version=item.version,
-            region_code=command.region_code, channel=command.channel, applicant=command.applicant,
-        ))
+        outbox.emit(session, received_event)
         outbox.emit(session, SupplementRequested(
             occurred_at=now, case_no=case_no, stage="acceptance", notice_no=document_no, actor=clerk,
-            missing=[MissingMaterial(code=s.code, name=s.name, reason=s.reason) for s in shortfalls],
+            missing=[MissingMaterial(code=s.code, name=s.name, reason=s.reason) for s in decision.missing],
         ))
-        return SubmissionResult(Outcome.supplement_requested, case_no, document_no, record)
+        return SubmissionResult(decision.outcome, case_no, document_no, record)
 
-    promised = deadline(now, item.promised_limit, calendar)
-    document_no = f"SL{case_no}"  # 受理凭证
-    record.update(status=Outcome.accepted.value, document_no=document_no, accepted_at=now,
-                  promised_due_date=promised.due_date_local.isoformat())
+    accepted_at = source_accepted_at or now
+    _accept(session, outbox, calendar, item, record, received, decision.outcome, received_at, accepted_at,
+            clerk, command.applicant, imported, command.deferral)
     session.execute(insert(case_record).values(**record))
-    _progress_born(session, case_no, command.region_code, command.applicant.id_number, ProgressStatus.accepted,
-                   record["promised_due_date"], now)
+    status = ProgressStatus.completed if decision.outcome is Outcome.completed else ProgressStatus.accepted
+    _progress_born(session, case_no, command.region_code, command.applicant.id_number, status,
+                   record["promised_due_date"], accepted_at)
+    return SubmissionResult(decision.outcome, case_no, document_no, record)
+
+
+def _accept(session: Session, outbox: Outbox, calendar: WorkingDayCalendar, item: ItemVersionPublished,
+            record: dict[str, Any], received: list[ReceivedMaterial], outcome: Outcome, received_at: datetime,
+            accepted_at: datetime, clerk: Actor, applicant: Applicant, imported: bool,
+            deferral: Deferral | None = None) -> None:
+    """受理 in every form (plain, corrected, 容缺, 即办): the record's acceptance fields, CaseAccepted and, for
+    即办件, CaseCompleted at once. The caller writes the record."""
+    promised = deadline(accepted_at, item.promised_limit, calendar)
+    record.update(status=ProgressStatus.accepted.value, accepted_at=accepted_at,
+                  promised_due_date=promised.due_date_local.isoformat(), promised_provisional=promised.provisional)
+    if outcome is Outcome.completed:
+        record.update(status=ProgressStatus.completed.value, completed_at=accepted_at)
+    record["outcome_document"] = outcome_document(record, item, accepted_at, deferral)
+    record.pop("promised_provisional")
+    deferred = record.get("deferred_materials") or []
     outbox.emit(session, CaseAccepted(
-        occurred_at=now, case_no=case_no, item_code=item.item_code, item_version=item.version,
+        occurred_at=accepted_at, case_no=record["case_no"], item_code=item.item_code, item_version=item.version,
         item_name=item.name, item_type=item.item_type, department=item.department,
-        region_code=command.region_code, channel=command.channel, applicant=command.applicant,
+        region_code=record["region_code"], channel=Channel(record["channel"]), applicant=applicant,
         materials=received, legal_limit=item.legal_limit, promised_limit=item.promised_limit, joint=item.joint,
-        case_type=item.case_type, received_at=now, promised_due_date=record["promised_due_date"], clerk=clerk,
-        receipt_no=document_no, process=item.process, publish_results=item.publish_results,
-        fee_charged=item.fee_charged,
+        case_type=item.case_type, received_at=received_at, promised_due_date=record["promised_due_date"],
+        clerk=clerk, receipt_no=record["document_no"], process=item.process, publish_results=item.publish_results,
+        fee_charged=item.fee_charged, deferred_materials=[d["name"] for d in deferred],
+        deferred_due_date=record.get("deferred_due_date"), imported=imported,
     ))
-    record["item_name"] = item.name
-    record["promised_provisional"] = promised.provisional
-    return SubmissionResult(Outcome.accepted, case_no, document_no, record)
+    if outcome is Outcome.completed:
+        outbox.emit(session, CaseCompleted(
+            occurred_at=accepted_at, case_no=record["case_no"], item_code=item.item_code,
+            item_version=item.version, item_name=item.name, region_code=record["region_code"], result="done",
+            result_summary="即办件，窗口当场办结", publish_result=False,
+        ))
+
+
+def outcome_document(record: dict[str, Any], item: ItemVersionPublished, issued_at: datetime,
+                     deferral: Deferral | None) -> dict[str, Any]:
+    """What the printable document of the outcome needs (shape in the README, "Outcome documents")."""
+    outcome = Outcome(record["outcome"])
+    texts = outcome_texts(outcome, item.name, record)
+    return {
+        "document_no": record["document_no"], "kind": outcome.value, "title": DOCUMENT_TITLES[outcome],
+        "issued_at": issued_at.isoformat(), "case_no": record["case_no"],
+        "item": {"code": item.item_code, "version": item.version, "name": item.name,
+                 "department": item.department, "case_type": item.case_type},
+        "region_code": record["region_code"], "channel": record["channel"],
+        "channel_name": CHANNEL_NAMES[Channel(record["channel"])], "imported": record.get("imported", False),
+        "applicant": record["applicant"], "agent": record.get("agent"), "clerk": record["clerk"],
+        "acting_for": record.get("acting_for"), "received_at": _iso(record.get("received_at")),
+        "accepted_at": _iso(record.get("accepted_at")), "completed_at": _iso(record.get("completed_at")),
+        "promised_due_date": record.get("promised_due_date"),
+        "promised_provisional": record.get("promised_provisional", False),
+        "materials": record["materials"], "missing": record["missing"],
+        "refusal": record.get("refusal"), "corrections": record.get("corrections") or [],
+        "deferred": None if not record.get("deferred_materials") else {
+            "materials": record["deferred_materials"], "due_date": record.get("deferred_due_date"),
+            "promise_ref": deferral.promise_ref if deferral else "",
+        },
+        "texts": texts,
+    }
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
 
 
 def get_case(session: Session, principal: Principal, case_no: str) -> dict[str, Any]:
@@ -284,6 +474,166 @@ def get_case(session: Session, principal: Principal, case_no: str) -> dict[str, 
     if row is None or not principal.can_see_region(row.region_code):
         raise Problem(404, "case-not-found", f"办件 {case_no} 不存在")
     return dict(row._mapping)
+
+
+# ---- 补正 and 收费 -----------------------------------------------------------------------------------
+
+# What may be done to a case in each state, named in every 409 (the status is the case record's).
+CASE_ACTIONS = {
+    "supplement_requested": ["supplement", "withdraw"],
+    "accepted": ["fees", "withdraw"],
+    "completed": ["fees"],
+    "rejected": [],
+}
+
+
+def _case_for_update(session: Session, principal: Principal, case_no: str) -> Any:
+    row = session.execute(
+        select(case_record).where(case_record.c.case_no == case_no).with_for_update()
+    ).first()
+    if row is None or not principal.can_see_region(row.region_code):
+        raise Problem(404, "case-not-found", f"办件 {case_no} 不存在")
+    return row
+
+
+def _state_conflict(row: Any, action: str, progress_status: str | None = None) -> Problem:
+    state = progress_status or row.status
+    return Problem(409, "case-state-conflict", f"办件当前状态为「{_state_name(state)}」，不能{action}",
+                   state=state, allowed_actions=CASE_ACTIONS.get(state, []))
+
+
+def _state_name(state: str) -> str:
+    try:
+        return PROGRESS_NAMES[ProgressStatus(state)]
+    except ValueError:
+        return state
+
+
+def _current_status(session: Session, row: Any) -> str:
+    """The progress model knows of withdrawal and approval's moves; the record only acceptance's own."""
+    progress = session.execute(select(case_progress.c.status).where(case_progress.c.case_no == row.case_no)).first()
+    return progress.status if progress is not None else str(row.status)
+
+
+def _owner_check(row: Any, principal: Principal, deputy_for: Absence | None) -> None:
+    """首问负责: the first clerk keeps the case; another clerk acts only as their AB岗 deputy."""
+    first = row.clerk.get("user_id")
+    if principal.subject == first:
+        return
+    if deputy_for is None or deputy_for.user_id != first:
+        raise Problem(403, "not-case-owner", f"该办件由首问负责人 {row.clerk.get('name') or first} 办理；"
+                      "代为办理须注明 deputy_for（AB岗）", first_clerk=first)
+
+
+@dataclass(frozen=True)
+class SupplyMaterials:
+    case_no: str
+    materials: list[SubmittedMaterial]
+    deputy_for: Absence | None = None
+
+
+def supply_materials(
+    session: Session, outbox: Outbox, calendar: WorkingDayCalendar, principal: Principal,
+    command: SupplyMaterials, now: datetime | None = None, deputies: dict[str, str] | None = None,
+) -> SubmissionResult:
+    """补正: only what the notice listed; once everything listed is there the case is accepted, counted as
+    received on the day of the supplement (Art. 32)."""
+    now = now or datetime.now(UTC)
+    row = _case_for_update(session, principal, command.case_no)
+    status = _current_status(session, row)
+    if status != ProgressStatus.supplement_requested.value:
+        raise _state_conflict(row, "补正", status)
+    _owner_check(row, principal, command.deputy_for)
+    clerk, absent = acting_clerk(principal, command.deputy_for, deputies or {})
+    outside = check_supplement([m["code"] for m in row.missing], [m.code for m in command.materials])
+    if outside:
+        # 一次性告知 enforced: a second notice with materials the first did not list cannot happen.
+        raise Problem(422, "supplement-not-listed",
+                      f"以下材料不在一次性告知书 {row.document_no} 中，不能要求补正：{'、'.join(outside)}",
+                      not_listed=outside, notice_no=row.document_no)
+    if row.item_definition is None:
+        raise Problem(409, "case-state-conflict", "该办件早于补正功能受理，请重新申请", state=status,
+                      allowed_actions=CASE_ACTIONS.get(status, []))
+    _check_files(session, principal, command.materials)
+    item = ItemVersionPublished.model_validate(row.item_definition)
+    specs = {m.code: m for m in item.materials}
+    merged = {m["code"]: SubmittedMaterial(m["code"], m["originals"], m["copies"], tuple(m.get("files", [])))
+              for m in row.materials}
+    for m in command.materials:  # what is brought adds to what was there
+        before = merged.get(m.code, SubmittedMaterial(m.code, 0, 0))
+        merged[m.code] = SubmittedMaterial(m.code, before.originals + m.originals, before.copies + m.copies,
+                                           before.files + m.files)
+    materials = [merged[s.code] for s in item.materials if s.code in merged]
+    shortfalls = missing_materials(item.materials, materials)
+    record: dict[str, Any] = {c: getattr(row, c) for c in row._fields}
+    record.update(materials=_materials_json(specs, materials), missing=_shortfalls_json(shortfalls))
+    outbox.emit(session, SupplementSupplied(
+        occurred_at=now, case_no=row.case_no, stage="acceptance", actor=clerk,
+        materials=_received(specs, [m for m in materials if m.code in {b.code for b in command.materials}]),
+    ))
+    if shortfalls:  # brought part of it: still waiting for the rest of the same notice, no new notice
+        session.execute(update(case_record).where(case_record.c.case_no == row.case_no)
+                        .values(materials=record["materials"], missing=record["missing"]))
+        return SubmissionResult(Outcome.supplement_requested, row.case_no, row.document_no, record)
+
+    outcome = Outcome.completed if item.case_type == INSTANT_CASE_TYPE else Outcome.accepted
+    record.update(outcome=outcome.value, document_no=document_number(outcome, row.case_no), supplied_at=now,
+                  acting_for=absent or row.acting_for)
+    applicant = Applicant.model_validate(row.applicant)
+    _accept(session, outbox, calendar, item, record, _received(specs, materials), outcome, now, now, clerk,
+            applicant, bool(row.imported))
+    values = {k: record[k] for k in ("materials", "missing", "status", "outcome", "document_no", "accepted_at",
+                                     "promised_due_date", "supplied_at", "completed_at", "outcome_document",
+                                     "acting_for") if k in record}
+    session.execute(update(case_record).where(case_record.c.case_no == row.case_no).values(**values))
+    target = ProgressStatus.completed if outcome is Outcome.completed else ProgressStatus.accepted
+    session.execute(update(case_progress).where(case_progress.c.case_no == row.case_no).values(
+        status=target.value, promised_due_date=record["promised_due_date"], updated_at=now))
+    return SubmissionResult(outcome, row.case_no, record["document_no"], record)
+
+
+@dataclass(frozen=True)
+class ChargeFee:
+    case_no: str
+    amount_fen: int
+    receipt_no: str  # 票据号
+    deputy_for: Absence | None = None
+
+
+def charge_fee(session: Session, outbox: Outbox, principal: Principal, command: ChargeFee,
+               now: datetime | None = None, deputies: dict[str, str] | None = None) -> dict[str, Any]:
+    """收费 from the pinned item's published standard, once per case, with its receipt (票据) number."""
+    now = now or datetime.now(UTC)
+    row = _case_for_update(session, principal, command.case_no)
+    status = _current_status(session, row)
+    if status not in (ProgressStatus.accepted.value, ProgressStatus.in_review.value,
+                      ProgressStatus.completed.value, ProgressStatus.decided.value):
+        raise _state_conflict(row, "收费", status)
+    _owner_check(row, principal, command.deputy_for)
+    clerk, absent = acting_clerk(principal, command.deputy_for, deputies or {})
+    if row.item_definition is None:
+        raise Problem(409, "case-state-conflict", "该办件没有固定的事项版本，不能收费", state=status,
+                      allowed_actions=[])
+    item = ItemVersionPublished.model_validate(row.item_definition)
+    standard = item.elements.fee
+    reason = check_fee(item.fee_charged and standard is not None,
+                       standard.amount_fen if standard else None, command.amount_fen)
+    if reason:
+        raise Problem(422, "fee-not-allowed", reason, amount_fen=command.amount_fen,
+                      standard_fen=standard.amount_fen if standard else None)
+    assert standard is not None
+    if session.execute(select(case_fee.c.case_no).where(case_fee.c.case_no == row.case_no)).first():
+        raise Problem(409, "fee-already-charged", f"办件 {row.case_no} 已收费", state=status,
+                      allowed_actions=[a for a in CASE_ACTIONS.get(status, []) if a != "fees"])
+    if session.execute(select(case_fee.c.case_no).where(case_fee.c.receipt_no == command.receipt_no)).first():
+        raise Problem(409, "receipt-no-used", f"票据号 {command.receipt_no} 已使用", receipt_no=command.receipt_no)
+    fee_item = f"{item.name}（{standard.basis}：{standard.standard}）"
+    fee = dict(case_no=row.case_no, receipt_no=command.receipt_no, amount_fen=command.amount_fen,
+               fee_item=fee_item, clerk=clerk.model_dump(mode="json"), acting_for=absent, charged_at=now)
+    session.execute(insert(case_fee).values(**fee))
+    outbox.emit(session, FeeCharged(occurred_at=now, case_no=row.case_no, amount_fen=command.amount_fen,
+                                    fee_item=fee_item, receipt_no=command.receipt_no, actor=clerk))
+    return fee
 
 
 # ---- 办件进度: the read model and the public query -------------------------------------------------

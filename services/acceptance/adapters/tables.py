@@ -3,7 +3,7 @@ progress read model of the public query (办件进度) and withdrawals."""
 
 from __future__ import annotations
 
-from sqlalchemy import JSON, Column, Integer, String, Table
+from sqlalchemy import JSON, Boolean, Column, Integer, String, Table, false
 
 from services.common.db import UtcDateTime, new_metadata
 from services.common.idempotency import idempotency_table
@@ -33,7 +33,7 @@ case_record = Table(
     Column("item_version", Integer, nullable=False),
     Column("region_code", String(12), nullable=False, index=True),
     Column("channel", String(20), nullable=False),
-    Column("status", String(30), nullable=False),  # accepted / supplement_requested
+    Column("status", String(30), nullable=False),  # accepted / supplement_requested / rejected / completed
     Column("applicant", JSON, nullable=False),
     Column("materials", JSON, nullable=False),
     Column("missing", JSON, nullable=False),
@@ -42,6 +42,32 @@ case_record = Table(
     Column("promised_due_date", String(10)),
     Column("document_no", String(60), nullable=False),  # 受理凭证 or 一次性告知书 number
     Column("clerk", JSON, nullable=False),  # 首问负责: the first clerk
+    # Migration 0005: the outcome of Art. 32 and what its printable document needs (README "Outcomes").
+    Column("outcome", String(30)),  # domain.outcomes.Outcome of the latest decision
+    Column("outcome_document", JSON),  # the printable document's data, rendered by documents/
+    Column("item_definition", JSON),  # the pinned ItemVersionPublished: supplements and fees judge by it
+    Column("agent", JSON),  # 代办人 beside the applicant
+    Column("acting_for", JSON),  # AB岗: the absent clerk the acting clerk (clerk) stood in for
+    Column("imported", Boolean, nullable=False, server_default=false()),  # pushed by the provincial platform
+    Column("refusal", JSON),  # 不予受理: reason, legal_basis, competent_agency
+    Column("corrections", JSON),  # 当场更正: [{field, before, after}]
+    Column("deferred_materials", JSON),  # 容缺: [{code, name, reason}]
+    Column("deferred_due_date", String(10)),  # 容缺: the promised date
+    Column("supplied_at", UtcDateTime()),  # 补正 completed: the application counts as received then
+    Column("completed_at", UtcDateTime()),  # 即办件 completed at the window
+)
+
+# 收费 (行政许可法 Art. 58): at most one charge per case, each with its lawful receipt (票据) number.
+case_fee = Table(
+    "case_fee",
+    metadata,
+    Column("case_no", String(50), primary_key=True),
+    Column("receipt_no", String(60), nullable=False, unique=True),
+    Column("amount_fen", Integer, nullable=False),
+    Column("fee_item", String(200), nullable=False),
+    Column("clerk", JSON, nullable=False),
+    Column("acting_for", JSON),
+    Column("charged_at", UtcDateTime(), nullable=False),
 )
 
 case_sequence = Table(

@@ -15,9 +15,18 @@ from sqlalchemy.orm import Session
 
 from services.acceptance import handlers
 from services.acceptance.adapters.tables import idempotency_key
-from services.acceptance.api.schemas import ApplicationIn, ApplicationOut
+from services.acceptance.api.schemas import (
+    ApplicationIn,
+    ApplicationOut,
+    DeputyIn,
+    FeeIn,
+    FeeOut,
+    MaterialIn,
+    SupplementIn,
+)
 from services.acceptance.config import AcceptanceSettings
-from services.acceptance.domain.model import Outcome, SubmittedMaterial
+from services.acceptance.domain.model import SubmittedMaterial
+from services.acceptance.domain.outcomes import Correction, Deferral, Outcome, Refusal
 from services.common import idempotency
 from services.common.contracts.payloads import Applicant
 from services.common.principal import CurrentPrincipal, Principal, Role, require_role
@@ -41,12 +50,33 @@ def settings_of(runtime: Runtime) -> AcceptanceSettings:
 
 
 def _out(result: dict[str, Any], outcome: Outcome) -> ApplicationOut:
-    if outcome is Outcome.accepted:
-        message = f"已受理，办件编号 {result['case_no']}，承诺办结日期 {result['promised_due_date']}"
-    else:
-        listed = "；".join(f"{m['name']}（{m['reason']}）" for m in result["missing"])
-        message = f"材料不齐全，请一次性补齐以下材料：{listed}"
-    return ApplicationOut(outcome=outcome.value, message=message, **result)
+    case_no, due = result["case_no"], result.get("promised_due_date")
+    match outcome:
+        case Outcome.supplement_requested:
+            listed = "；".join(f"{m['name']}（{m['reason']}）" for m in result["missing"])
+            message = f"材料不齐全，请一次性补齐以下材料：{listed}"
+        case Outcome.rejected:
+            message = f"不予受理：{(result.get('refusal') or {}).get('reason', '')}"
+        case Outcome.completed:
+            message = f"即办件，已当场办结，办件编号 {case_no}"
+        case Outcome.corrected:
+            message = f"已当场更正并受理，办件编号 {case_no}，承诺办结日期 {due}"
+        case Outcome.deferred:
+            message = (f"已容缺受理，办件编号 {case_no}，承诺办结日期 {due}；"
+                       f"容缺材料须于 {result.get('deferred_due_date')} 前补齐")
+        case _:
+            message = f"已受理，办件编号 {case_no}，承诺办结日期 {due}"
+    fields = {k: v for k, v in result.items() if k not in ("outcome", "message")}
+    fields["imported"] = bool(fields.get("imported"))
+    return ApplicationOut(outcome=outcome.value, message=message, **fields)
+
+
+def _materials(items: list[MaterialIn]) -> list[SubmittedMaterial]:
+    return [SubmittedMaterial(m.code, m.originals, m.copies, tuple(m.files)) for m in items]
+
+
+def _absence(deputy: DeputyIn | None) -> handlers.Absence | None:
+    return handlers.Absence(deputy.user_id, deputy.name) if deputy is not None else None
 
 
 async def _clean_expired_keys(runtime: Runtime, retention: timedelta) -> None:
@@ -106,12 +136,19 @@ async def submit(body: ApplicationIn, principal: CurrentPrincipal, runtime: Runt
     require_role(principal, *_CLERKS)
     command = handlers.SubmitApplication(
         item_code=body.item_code, region_code=body.region_code, channel=body.channel,
-        applicant=Applicant(**body.applicant.model_dump()),
-        materials=[SubmittedMaterial(m.code, m.originals, m.copies) for m in body.materials],
+        applicant=Applicant(**body.applicant.model_dump()), materials=_materials(body.materials),
+        agent=body.agent.model_dump(mode="json") if body.agent else None,
+        refusal=Refusal(**body.refusal.model_dump()) if body.refusal else None,
+        corrections=[Correction(**c.model_dump()) for c in body.corrections],
+        deferral=Deferral(tuple(body.deferral.materials), body.deferral.due_date, body.deferral.promise_ref)
+        if body.deferral else None,
+        deputy_for=_absence(body.deputy_for), received_at=body.received_at, accepted_at=body.accepted_at,
     )
+    deputies = settings_of(runtime).deputies
 
     def work(session: Session) -> idempotency.StoredResponse:
-        result = handlers.submit_application(session, runtime.outbox, runtime.calendar, principal, command)
+        result = handlers.submit_application(session, runtime.outbox, runtime.calendar, principal, command,
+                                             deputies=deputies)
         out = _out(result.record, result.outcome)
         return idempotency.StoredResponse(201, out.model_dump(mode="json"),
                                           {"Location": f"/api/v1/applications/{result.case_no}"})
@@ -159,6 +196,49 @@ async def withdraw(case_no: CaseNo, body: WithdrawIn, principal: CurrentPrincipa
                            body.model_dump(mode="json"), work)
 
 
+@router.post(
+    "/{case_no}/supplement", response_model=ApplicationOut, summary="Bring what the notice listed (补正)",
+    responses={404: {"description": "No such case in the clerk's region"},
+               409: {"description": "Not waiting for a supplement: state and allowed actions"},
+               422: {"description": "A material the notice did not list (一次性告知 enforced), or bad input"}},
+)
+async def supplement(case_no: CaseNo, body: SupplementIn, principal: CurrentPrincipal, runtime: RuntimeDep,
+                     key: IdempotencyKey = None) -> JSONResponse:
+    require_role(principal, Role.window_clerk)
+    command = handlers.SupplyMaterials(case_no=case_no, materials=_materials(body.materials),
+                                       deputy_for=_absence(body.deputy_for))
+    deputies = settings_of(runtime).deputies
+
+    def work(session: Session) -> idempotency.StoredResponse:
+        result = handlers.supply_materials(session, runtime.outbox, runtime.calendar, principal, command,
+                                           deputies=deputies)
+        return idempotency.StoredResponse(200, _out(result.record, result.outcome).model_dump(mode="json"))
+
+    return await _run_once(runtime, principal, key, "POST", f"/api/v1/applications/{case_no}/supplement",
+                           body.model_dump(mode="json"), work)
+
+
+@router.post(
+    "/{case_no}/fees", status_code=201, response_model=FeeOut, summary="Charge the published fee (收费)",
+    responses={404: {"description": "No such case in the clerk's region"},
+               409: {"description": "Not accepted, or already charged: state and allowed actions"},
+               422: {"description": "A free item, or above the published standard (行政许可法 Art. 58)"}},
+)
+async def fees(case_no: CaseNo, body: FeeIn, principal: CurrentPrincipal, runtime: RuntimeDep,
+               key: IdempotencyKey = None) -> JSONResponse:
+    require_role(principal, Role.window_clerk)
+    command = handlers.ChargeFee(case_no=case_no, amount_fen=body.amount_fen, receipt_no=body.receipt_no,
+                                 deputy_for=_absence(body.deputy_for))
+    deputies = settings_of(runtime).deputies
+
+    def work(session: Session) -> idempotency.StoredResponse:
+        fee = handlers.charge_fee(session, runtime.outbox, principal, command, deputies=deputies)
+        return idempotency.StoredResponse(201, FeeOut(**fee).model_dump(mode="json"))
+
+    return await _run_once(runtime, principal, key, "POST", f"/api/v1/applications/{case_no}/fees",
+                           body.model_dump(mode="json"), work)
+
+
 @router.get("/{case_no}", response_model=ApplicationOut, summary="One case as acceptance recorded it")
 async def get_one(case_no: str, principal: CurrentPrincipal, runtime: RuntimeDep) -> ApplicationOut:
     def read() -> dict[str, Any]:
@@ -166,4 +246,5 @@ async def get_one(case_no: str, principal: CurrentPrincipal, runtime: RuntimeDep
             return handlers.get_case(session, principal, case_no)
 
     row = await asyncio.to_thread(read)
-    return _out(row, Outcome(row["status"]))
+    # Cases stored before migration 0005 have no outcome: their status was it.
+    return _out(row, Outcome(row.get("outcome") or row["status"]))

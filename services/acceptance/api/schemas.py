@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Literal
+from datetime import date, datetime
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 from pydantic_core import PydanticCustomError
@@ -65,7 +65,7 @@ class ApplicantIn(BaseModel):
 
 class AgentIn(BaseModel):
     """代办人: the person who brings an application for someone else (a village agent, a relative). Always a
-    natural person, so always a 公民身份号码. Not yet taken by ApplicationIn: see the service README."""
+    natural person, so always a 公民身份号码. Recorded beside the applicant; required on channel village_agent."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
@@ -80,12 +80,56 @@ class AgentIn(BaseModel):
         return checked_identity("resident_id", id_number)
 
 
+Sha256 = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$", description="an uploaded file's sha256, lower-case hex")]
+
+
 class MaterialIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     code: str = Field(min_length=1, max_length=64)
     originals: int = Field(default=0, ge=0, le=100)
     copies: int = Field(default=0, ge=0, le=100)
+    files: list[Sha256] = Field(default_factory=list, max_length=20,
+                                description="scans uploaded through POST /api/v1/applications/files")
+
+
+class RefusalIn(BaseModel):
+    """不予受理, the clerk's judgement (Art. 32 (1)/(2)): no licence needed, or not this agency's competence."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    reason: str = Field(min_length=1, max_length=500)
+    legal_basis: str = Field(default="", max_length=500, description="e.g. 《行政许可法》第三十二条第一款第二项")
+    competent_agency: str = Field(default="", max_length=200, description="the competent agency, where known")
+
+
+class CorrectionIn(BaseModel):
+    """当场更正: what was wrong and what the applicant wrote instead, at the window."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    field: str = Field(min_length=1, max_length=100, description="e.g. 申请书·经营场所地址")
+    before: str = Field(default="", max_length=500)
+    after: str = Field(min_length=1, max_length=500)
+
+
+class DeferralIn(BaseModel):
+    """容缺: the minor materials the clerk lists, and the applicant's written promise (承诺书) to bring them."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    materials: list[str] = Field(min_length=1, max_length=20, description="material codes accepted as missing")
+    due_date: date = Field(description="the promised date (Asia/Shanghai), after today, within 30 days")
+    promise_ref: str = Field(min_length=1, max_length=100, description="承诺书编号")
+
+
+class DeputyIn(BaseModel):
+    """AB岗: the absent clerk the caller acts for; the pair must be configured (ACCEPTANCE_DEPUTIES)."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    user_id: str = Field(min_length=1, max_length=64)
+    name: str = Field(default="", max_length=100)
 
 
 class ApplicationIn(BaseModel):
@@ -96,13 +140,56 @@ class ApplicationIn(BaseModel):
     channel: Channel = Channel.window
     applicant: ApplicantIn
     materials: list[MaterialIn] = Field(default_factory=list, max_length=200)
+    agent: AgentIn | None = Field(default=None, description="代办人; required on channel village_agent")
+    refusal: RefusalIn | None = Field(default=None, description="不予受理, the clerk's judgement")
+    corrections: list[CorrectionIn] = Field(default_factory=list, max_length=50, description="当场更正")
+    deferral: DeferralIn | None = Field(default=None, description="容缺受理")
+    deputy_for: DeputyIn | None = Field(default=None, description="AB岗: the absent clerk the caller acts for")
+    received_at: datetime | None = Field(default=None, description="provincial platform only: its receipt time")
+    accepted_at: datetime | None = Field(default=None, description="provincial platform only: its acceptance time")
 
     @model_validator(mode="after")
     def _unique_materials(self) -> ApplicationIn:
         codes = [m.code for m in self.materials]
         if len(codes) != len(set(codes)):
             raise ValueError("材料编码重复")
+        for name, value in (("received_at", self.received_at), ("accepted_at", self.accepted_at)):
+            if value is not None and value.tzinfo is None:
+                raise ValueError(f"{name} 须带时区")
         return self
+
+
+class SupplementIn(BaseModel):
+    """补正: what the applicant brings now, only materials the notice listed."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    materials: list[MaterialIn] = Field(min_length=1, max_length=200)
+    deputy_for: DeputyIn | None = None
+
+    @model_validator(mode="after")
+    def _unique_materials(self) -> SupplementIn:
+        codes = [m.code for m in self.materials]
+        if len(codes) != len(set(codes)):
+            raise ValueError("材料编码重复")
+        return self
+
+
+class FeeIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    amount_fen: int = Field(gt=0, le=100_000_000, description="amount in fen (分), at most the published standard")
+    receipt_no: str = Field(min_length=1, max_length=60, pattern=r"^[0-9A-Za-z\-]+$",
+                            description="票据号 of the lawful receipt")
+    deputy_for: DeputyIn | None = None
+
+
+class FeeOut(BaseModel):
+    case_no: str
+    receipt_no: str
+    amount_fen: int
+    fee_item: str
+    charged_at: datetime
 
 
 class MissingOut(BaseModel):
@@ -112,7 +199,7 @@ class MissingOut(BaseModel):
 
 
 class ApplicationOut(BaseModel):
-    outcome: Literal["accepted", "supplement_requested"]
+    outcome: Literal["accepted", "supplement_requested", "rejected", "corrected", "completed", "deferred"]
     case_no: str
     document_no: str = Field(description="受理凭证 or 一次性告知书 number")
     item_code: str
@@ -122,4 +209,16 @@ class ApplicationOut(BaseModel):
     accepted_at: datetime | None = None
     promised_due_date: str | None = Field(default=None, description="承诺办结日期")
     missing: list[MissingOut] = Field(default_factory=list, description="一次性告知: everything missing")
+    channel: str = "window"
+    imported: bool = False
+    clerk: dict[str, Any] | None = Field(default=None, description="首问负责: the first clerk")
+    acting_for: dict[str, Any] | None = Field(default=None, description="AB岗: the absent clerk")
+    agent: dict[str, Any] | None = None
+    refusal: dict[str, Any] | None = None
+    corrections: list[dict[str, Any]] | None = None
+    deferred_materials: list[MissingOut] | None = None
+    deferred_due_date: str | None = None
+    completed_at: datetime | None = None
+    materials: list[dict[str, Any]] = Field(default_factory=list)
+    outcome_document: dict[str, Any] | None = Field(default=None, description="what the printable document needs")
     message: str

@@ -1,16 +1,10 @@
-"""The acceptance decision on an application's materials (行政许可法 Art. 32)."""
+"""Materials against the item's list (行政许可法 Art. 32); the outcomes themselves are in outcomes.py."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from enum import StrEnum
+from dataclasses import dataclass, field
 
 from services.common.contracts.catalogue import MaterialSpec
-
-
-class Outcome(StrEnum):
-    accepted = "accepted"  # 受理
-    supplement_requested = "supplement_requested"  # 一次性告知
 
 
 @dataclass(frozen=True)
@@ -18,6 +12,7 @@ class SubmittedMaterial:
     code: str
     originals: int
     copies: int
+    files: tuple[str, ...] = field(default=())  # sha256 of uploaded scans (申请材料文件)
 
 
 @dataclass(frozen=True)

@@ -39,6 +39,7 @@ class CaseReceived(_CaseEvent):
     region_code: str
     channel: Channel
     applicant: Applicant
+    imported: bool = False  # pushed by the provincial platform: occurred_at is the source's receipt time
 
 
 class ReceivedMaterial(BaseModel):

@@ -121,9 +121,12 @@ def test_machine_clients_must_send_a_key(acceptance: Acceptance) -> None:
     assert _assert_problem(unusable, 400)["type"].endswith("/idempotency-key-invalid")
     assert acceptance.counts() == before
     key = _key()
-    created = _submit(acceptance, key, headers=platform)
+    # A pushed case comes on the provincial channel with the source's receipt time (test_channels.py).
+    pushed = acceptance.application(channel="provincial",
+                                    received_at=(datetime.now(UTC) - timedelta(minutes=5)).isoformat())
+    created = _submit(acceptance, key, pushed, headers=platform)
     assert created.status_code == 201, created.text
-    assert _submit(acceptance, key, headers=platform).json() == created.json()
+    assert _submit(acceptance, key, pushed, headers=platform).json() == created.json()
     assert acceptance.counts()["case_record"] == before["case_record"] + 1
 
 
