@@ -577,14 +577,17 @@ def supply_materials(
         return SubmissionResult(Outcome.supplement_requested, row.case_no, row.document_no, record)
 
     outcome = Outcome.completed if item.case_type == INSTANT_CASE_TYPE else Outcome.accepted
+    # The receipt names who accepted (perhaps a deputy, with the absent clerk); the record's clerk stays the
+    # first clerk (首问负责), the case's owner.
     record.update(outcome=outcome.value, document_no=document_number(outcome, row.case_no), supplied_at=now,
-                  acting_for=absent or row.acting_for)
+                  clerk=clerk.model_dump(mode="json"), acting_for=absent)
     applicant = Applicant.model_validate(row.applicant)
     _accept(session, outbox, calendar, item, record, _received(specs, materials), outcome, now, now, clerk,
             applicant, bool(row.imported))
+    record.update(clerk=row.clerk, acting_for=row.acting_for)
     values = {k: record[k] for k in ("materials", "missing", "status", "outcome", "document_no", "accepted_at",
-                                     "promised_due_date", "supplied_at", "completed_at", "outcome_document",
-                                     "acting_for") if k in record}
+                                     "promised_due_date", "supplied_at", "completed_at", "outcome_document")
+              if k in record}
     session.execute(update(case_record).where(case_record.c.case_no == row.case_no).values(**values))
     target = ProgressStatus.completed if outcome is Outcome.completed else ProgressStatus.accepted
     session.execute(update(case_progress).where(case_progress.c.case_no == row.case_no).values(
