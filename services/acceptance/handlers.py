@@ -143,6 +143,8 @@ def progress_target(event: EventPayload) -> ProgressStatus | None:
             return ProgressStatus.supplement_requested
         case SupplementSupplied(stage="acceptance"):
             return None  # the CaseAccepted that follows moves the case
+        case SupplementSupplied(stage="deferred"):
+            return None  # 容缺 materials brought: the case stays where approval has it
         case StepStarted() | StepCompleted() | CaseResumed() | SupplementSupplied():
             return ProgressStatus.in_review
         case CaseSuspended():
@@ -480,9 +482,14 @@ def get_case(session: Session, principal: Principal, case_no: str) -> dict[str, 
 
 # What may be done to a case in each state, named in every 409 (the status is the case record's).
 CASE_ACTIONS = {
+    "received": ["withdraw"],
     "supplement_requested": ["supplement", "withdraw"],
-    "accepted": ["fees", "withdraw"],
+    "accepted": ["fees", "withdraw"],  # and "supplement" while 容缺 materials are outstanding
+    "in_review": ["fees", "withdraw"],
+    "suspended": ["withdraw"],
+    "decided": ["fees"],
     "completed": ["fees"],
+    "withdrawn": [],
     "rejected": [],
 }
 
@@ -541,16 +548,23 @@ def supply_materials(
     now = now or datetime.now(UTC)
     row = _case_for_update(session, principal, command.case_no)
     status = _current_status(session, row)
-    if status != ProgressStatus.supplement_requested.value:
+    deferred_pending = bool(row.deferred_materials) and row.supplied_at is None and status in _DEFERRED_OPEN
+    if status != ProgressStatus.supplement_requested.value and not deferred_pending:
         raise _state_conflict(row, "补正", status)
     _owner_check(row, principal, command.deputy_for)
     clerk, absent = acting_clerk(principal, command.deputy_for, deputies or {})
-    outside = check_supplement([m["code"] for m in row.missing], [m.code for m in command.materials])
+    # The list as issued (the document), not what remains after a partial supplement: bringing one more copy
+    # of something the notice listed is still within it.
+    issued = (row.outcome_document or {}).get("missing") or row.missing
+    listed = [m["code"] for m in (row.deferred_materials if deferred_pending else issued)]
+    outside = check_supplement(listed, [m.code for m in command.materials])
     if outside:
         # 一次性告知 enforced: a second notice with materials the first did not list cannot happen.
         raise Problem(422, "supplement-not-listed",
-                      f"以下材料不在一次性告知书 {row.document_no} 中，不能要求补正：{'、'.join(outside)}",
-                      not_listed=outside, notice_no=row.document_no)
+                      f"以下材料不在{'容缺受理' if deferred_pending else '一次性告知书'} {row.document_no} 中，"
+                      f"不能要求补正：{'、'.join(outside)}", not_listed=outside, notice_no=row.document_no)
+    if deferred_pending:
+        return _supply_deferred(session, outbox, principal, row, command, clerk, now)
     if row.item_definition is None:
         raise Problem(409, "case-state-conflict", "该办件早于补正功能受理，请重新申请", state=status,
                       allowed_actions=CASE_ACTIONS.get(status, []))
@@ -593,6 +607,40 @@ def supply_materials(
     session.execute(update(case_progress).where(case_progress.c.case_no == row.case_no).values(
         status=target.value, promised_due_date=record["promised_due_date"], updated_at=now))
     return SubmissionResult(outcome, row.case_no, record["document_no"], record)
+
+
+# 容缺 materials may be brought while the accepted case is with approval, until it is decided.
+_DEFERRED_OPEN = frozenset({ProgressStatus.accepted.value, ProgressStatus.in_review.value,
+                            ProgressStatus.suspended.value})
+
+
+def _supply_deferred(session: Session, outbox: Outbox, principal: Principal, row: Any, command: SupplyMaterials,
+                     clerk: Actor, now: datetime) -> SubmissionResult:
+    """容缺 materials brought after acceptance: once all promised materials are there, SupplementSupplied
+    (stage "deferred") ends the promise's clock (monitoring); until then they are only recorded."""
+    _check_files(session, principal, command.materials)
+    item = ItemVersionPublished.model_validate(row.item_definition)
+    specs = {m.code: m for m in item.materials}
+    merged = {m["code"]: SubmittedMaterial(m["code"], m["originals"], m["copies"], tuple(m.get("files", [])))
+              for m in row.materials}
+    for m in command.materials:
+        before = merged.get(m.code, SubmittedMaterial(m.code, 0, 0))
+        merged[m.code] = SubmittedMaterial(m.code, before.originals + m.originals, before.copies + m.copies,
+                                           before.files + m.files)
+    materials = [merged[s.code] for s in item.materials if s.code in merged]
+    promised = {d["code"] for d in row.deferred_materials}
+    still_short = [s for s in missing_materials(item.materials, materials) if s.code in promised]
+    record: dict[str, Any] = {c: getattr(row, c) for c in row._fields}
+    record["materials"] = _materials_json(specs, materials)
+    values: dict[str, Any] = {"materials": record["materials"]}
+    if not still_short:
+        record["supplied_at"] = values["supplied_at"] = now
+        outbox.emit(session, SupplementSupplied(
+            occurred_at=now, case_no=row.case_no, stage="deferred", actor=clerk,
+            materials=_received(specs, [m for m in materials if m.code in promised]),
+        ))
+    session.execute(update(case_record).where(case_record.c.case_no == row.case_no).values(**values))
+    return SubmissionResult(Outcome(row.outcome), row.case_no, row.document_no, record)
 
 
 @dataclass(frozen=True)

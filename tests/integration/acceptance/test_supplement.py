@@ -6,11 +6,12 @@ case is accepted, counted as received on the day of the supplement (行政许可
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import pytest
 
 from services.common.contracts.case import CaseAccepted, SupplementSupplied
+from services.common.workdays import SHANGHAI
 from tests.integration.acceptance.test_acceptance_api import (  # noqa: F401 (the fixture)
     CLERK,
     COMPLETE,
@@ -108,3 +109,23 @@ def test_a_retried_supplement_replays_the_first_answer(world: World) -> None:
     assert first.status_code == again.status_code == 200, again.text
     assert again.json() == first.json() and again.headers["idempotent-replayed"] == "true"
     assert world.svc.outbox_types(case_no).count(CaseAccepted.event_type) == 1
+
+
+def test_deferred_materials_are_brought_later_and_end_the_promise(world: World) -> None:
+    due = (datetime.now(SHANGHAI).date() + timedelta(days=5)).isoformat()
+    deferral = {"materials": ["M04"], "due_date": due, "promise_ref": "CN-9"}
+    case_no = world.svc.submit(world.svc.application(COMPLETE[:2], deferral=deferral)).json()["case_no"]
+    before = world.svc.counts()
+    other = _supply(world, case_no, {"materials": [{"code": "M02", "copies": 1}]})
+    assert _assert_problem(other, 422)["not_listed"] == ["M02"]  # only what the 容缺 listed
+    assert world.svc.counts() == before
+
+    response = _supply(world, case_no, {"materials": [{"code": "M04", "copies": 1}]})
+    assert response.status_code == 200, response.text
+    assert response.json()["outcome"] == "deferred" and world.row(case_no)["supplied_at"]
+    events = world.events(case_no, 2)
+    supplied = events[-1]
+    assert isinstance(supplied, SupplementSupplied) and supplied.stage == "deferred"
+    assert [m.code for m in supplied.materials] == ["M04"]
+    again = _assert_problem(_supply(world, case_no, {"materials": [{"code": "M04", "copies": 1}]}), 409)
+    assert again["state"] == "accepted"

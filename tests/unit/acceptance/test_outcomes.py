@@ -120,3 +120,12 @@ def test_texts_name_the_refusal_basis_and_the_competent_agency() -> None:
                                                          "competent_agency": "市市场监督管理局"}}
     body = outcome_texts(Outcome.rejected, "食品经营许可", record)["body"]
     assert "不属于本机关职权范围" in body and "第三十二条" in body and "市市场监督管理局" in body
+
+
+def test_deferred_materials_brought_do_not_move_the_public_progress() -> None:
+    from services.acceptance.handlers import ProgressStatus, progress_target
+    from services.common.contracts.case import SupplementSupplied
+
+    at = datetime(2026, 11, 25, tzinfo=UTC)
+    assert progress_target(SupplementSupplied(occurred_at=at, case_no="C", stage="deferred")) is None
+    assert progress_target(SupplementSupplied(occurred_at=at, case_no="C", stage="review")) is ProgressStatus.in_review
