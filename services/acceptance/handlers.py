@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import insert, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from services.acceptance.adapters.file_tables import material_file_name
@@ -681,7 +682,13 @@ def charge_fee(session: Session, outbox: Outbox, principal: Principal, command: 
     fee_item = f"{item.name}（{standard.basis}：{standard.standard}）"
     fee = dict(case_no=row.case_no, receipt_no=command.receipt_no, amount_fen=command.amount_fen,
                fee_item=fee_item, clerk=clerk.model_dump(mode="json"), acting_for=absent, charged_at=now)
-    session.execute(insert(case_fee).values(**fee))
+    try:
+        # A savepoint: two clerks using one receipt number at once (PostgreSQL) get the 409, not a 500.
+        with session.begin_nested():
+            session.execute(insert(case_fee).values(**fee))
+    except IntegrityError as exc:
+        raise Problem(409, "receipt-no-used", f"票据号 {command.receipt_no} 已使用",
+                      receipt_no=command.receipt_no) from exc
     outbox.emit(session, FeeCharged(occurred_at=now, case_no=row.case_no, amount_fen=command.amount_fen,
                                     fee_item=fee_item, receipt_no=command.receipt_no, actor=clerk))
     return fee
