@@ -27,7 +27,7 @@ MAX_DEFERRAL_DAYS = 30
 class Outcome(StrEnum):
     accepted = "accepted"  # 受理 (受理凭证)
     supplement_requested = "supplement_requested"  # 一次性告知 (补正告知书)
-    rejected = "rejected"  # 不予受理 (不予受理通知书)
+    rejected = "rejected"  # 不予受理 (不予受理决定书)
     corrected = "corrected"  # 当场更正, then 受理
     completed = "completed"  # 即办件: accepted and completed at the window
     deferred = "deferred"  # 容缺受理: accepted, listed minor materials promised by a date
@@ -36,7 +36,7 @@ class Outcome(StrEnum):
 DOCUMENT_TITLES = {
     Outcome.accepted: "受理通知书（受理凭证）",
     Outcome.supplement_requested: "补正材料一次性告知书",
-    Outcome.rejected: "不予受理通知书",
+    Outcome.rejected: "不予受理决定书",
     Outcome.corrected: "当场更正及受理通知书",
     Outcome.completed: "即办件办结通知书",
     Outcome.deferred: "容缺受理通知书",
