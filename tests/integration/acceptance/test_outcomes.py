@@ -103,7 +103,7 @@ def test_refusal_is_stored_with_its_reason_basis_and_agency(world: World) -> Non
     assert (body["outcome"], body["status"], body["document_no"]) == ("rejected", "rejected", f"BY{case_no}")
     assert body["accepted_at"] is None and body["refusal"] == refusal
     document = body["outcome_document"]
-    assert (document["kind"], document["title"], document["document_no"]) == ("rejected", "不予受理通知书",
+    assert (document["kind"], document["title"], document["document_no"]) == ("rejected", "不予受理决定书",
                                                                               f"BY{case_no}")
     assert document["refusal"] == refusal and "南京市市场监督管理局" in document["texts"]["body"]
     assert "行政复议" in document["texts"]["remedy"]
