@@ -45,7 +45,9 @@ _CLERKS = (Role.window_clerk, Role.platform)
 
 def settings_of(runtime: Runtime) -> AcceptanceSettings:
     """Read once per service instance (the environment does not change under a running process)."""
-    settings: AcceptanceSettings = runtime.extras.setdefault("acceptance_settings", AcceptanceSettings())
+    settings: AcceptanceSettings | None = runtime.extras.get("acceptance_settings")
+    if settings is None:  # not setdefault: its argument would be built (the environment parsed) every call
+        settings = runtime.extras["acceptance_settings"] = AcceptanceSettings()
     return settings
 
 
