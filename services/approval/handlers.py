@@ -34,6 +34,8 @@ from services.common.messaging import Outbox, PermanentEventError
 from services.common.principal import Principal
 from services.common.problems import Problem
 
+INSTANT_CASE_TYPE = "1"  # 即办件 (GB/T 39046 办件类型)
+
 
 def _conflict(exc: ApprovalConflict) -> Problem:
     return Problem(409, exc.slug, exc.detail, **exc.extras)
@@ -103,8 +105,13 @@ def _start_task(
 def case_accepted(
     session: Session, outbox: Outbox, event: CaseAccepted, now: datetime | None = None,
 ) -> None:
-    """Opens the case on the process of the version it was accepted under, and its first task."""
+    """Opens the case on the process of the version it was accepted under, and its first task.
+
+    A 即办件 (case_type "1") is decided and completed at the window by acceptance (行政许可法 Art. 34: on the
+    spot); it never reaches approval's queues."""
     now = now or datetime.now(UTC)
+    if event.case_type == INSTANT_CASE_TYPE:
+        return
     # The inbox drops a redelivered event id, but a re-sent CaseAccepted carries a new id.
     if session.execute(select(approval_case.c.case_no).where(approval_case.c.case_no == event.case_no)).first():
         return
