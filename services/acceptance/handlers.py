@@ -24,6 +24,7 @@ from services.acceptance.adapters.tables import (
     case_withdrawal,
     catalogue_item,
 )
+from services.acceptance.domain.documents import CHANNEL_NAMES
 from services.acceptance.domain.model import (
     Shortfall,
     SubmittedMaterial,
@@ -32,7 +33,6 @@ from services.acceptance.domain.model import (
     unknown_materials,
 )
 from services.acceptance.domain.outcomes import (
-    CHANNEL_NAMES,
     DOCUMENT_TITLES,
     INSTANT_CASE_TYPE,
     Correction,

@@ -5,15 +5,14 @@
 """
 
 from services.acceptance.documents.model import (
-    TITLES,
     CaseView,
-    DocumentKind,
     applicable_kinds,
     case_view,
     chinese_date,
     chinese_time,
 )
 from services.acceptance.documents.templates import render
+from services.acceptance.domain.documents import TITLES, DocumentKind
 
 __all__ = [
     "TITLES",

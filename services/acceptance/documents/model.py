@@ -12,9 +12,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from enum import StrEnum
 from typing import Any
 
+from services.acceptance.domain.documents import CHANNEL_NAMES, PREFIXES, PRIMARY_KIND, DocumentKind
 from services.common.workdays import SHANGHAI
 
 NATURAL_PERSON = "1"  # GB/T 39046 申请人类型 1 自然人
@@ -22,44 +22,6 @@ PROGRESS_PATH = "/api/v1/applications/progress"  # 办件进度查询, public (R
 LAW = "《中华人民共和国行政许可法》"
 
 
-class DocumentKind(StrEnum):
-    """The URL slug of each document; the Chinese title is in TITLES."""
-
-    receipt = "receipt"  # 受理凭证
-    supplement_notice = "supplement-notice"  # 一次性告知书（补正材料）
-    refusal = "refusal"  # 不予受理决定书
-    correction = "correction"  # 当场更正记录
-    completion = "completion"  # 即办件办结通知书
-    deferral_promise = "deferral-promise"  # 容缺受理承诺书
-
-
-TITLES = {
-    DocumentKind.receipt: "受理凭证",
-    DocumentKind.supplement_notice: "补正材料一次性告知书",
-    DocumentKind.refusal: "不予受理决定书",
-    DocumentKind.correction: "当场更正记录",
-    DocumentKind.completion: "即办件办结通知书",
-    DocumentKind.deferral_promise: "容缺受理承诺书",
-}
-# Every document number is prefix + case number, so a document can be numbered again identically when it is
-# printed again. The outcome's own document keeps the number stored with the case (document_no).
-PREFIXES = {
-    DocumentKind.receipt: "SL", DocumentKind.supplement_notice: "BZ", DocumentKind.refusal: "BY",
-    DocumentKind.correction: "GZ", DocumentKind.completion: "JB", DocumentKind.deferral_promise: "CN",
-}
-# Which document the outcome's stored number (document_no) belongs to.
-PRIMARY_KIND = {
-    "accepted": DocumentKind.receipt, "corrected": DocumentKind.receipt, "deferred": DocumentKind.receipt,
-    "supplement_requested": DocumentKind.supplement_notice, "rejected": DocumentKind.refusal,
-    "completed": DocumentKind.completion,
-}
-CHANNEL_NAMES = {  # 受理窗口 as the channel names it; the clerk's department is added where known
-    "window": "县级政务服务中心综合窗口",
-    "township": "乡镇（街道）为民服务中心",
-    "village_agent": "村（社区）代办点",
-    "online": "网上办理",
-    "provincial": "省级政务服务平台",
-}
 ACCEPTED_STATES = frozenset({"accepted", "completed"})
 
 
@@ -156,7 +118,7 @@ class CaseView:
 
     @property
     def window_name(self) -> str:
-        place = CHANNEL_NAMES.get(self.channel, self.channel)
+        place = next((name for channel, name in CHANNEL_NAMES.items() if channel.value == self.channel), self.channel)
         return f"{place}（{self.clerk_department}）" if self.clerk_department else place
 
     def document_no(self, kind: DocumentKind) -> str:

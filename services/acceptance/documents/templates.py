@@ -14,14 +14,13 @@ from html import escape
 from services.acceptance.documents.model import (
     LAW,
     PROGRESS_PATH,
-    TITLES,
     CaseView,
-    DocumentKind,
     Person,
     Shortfall,
     chinese_date,
     chinese_time,
 )
+from services.acceptance.domain.documents import TITLES, DocumentKind
 from services.common.workdays import SHANGHAI
 
 # Fonts of Debian's packages first (fonts-noto-cjk: Noto Serif/Sans CJK SC; fonts-arphic-uming: AR PL UMing;

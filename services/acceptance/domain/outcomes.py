@@ -13,8 +13,8 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
+from services.acceptance.domain.documents import PRIMARY_KIND, TITLES
 from services.acceptance.domain.model import Shortfall, SubmittedMaterial, missing_materials
-from services.common.contracts.case import Channel
 from services.common.contracts.catalogue import MaterialSpec
 
 INSTANT_CASE_TYPE = "1"  # GB/T 39046: 1 即办件, 2 承诺件
@@ -33,27 +33,14 @@ class Outcome(StrEnum):
     deferred = "deferred"  # 容缺受理: accepted, listed minor materials promised by a date
 
 
-DOCUMENT_TITLES = {
-    Outcome.accepted: "受理通知书（受理凭证）",
-    Outcome.supplement_requested: "补正材料一次性告知书",
-    Outcome.rejected: "不予受理决定书",
-    Outcome.corrected: "当场更正及受理通知书",
-    Outcome.completed: "即办件办结通知书",
-    Outcome.deferred: "容缺受理通知书",
-}
+# The title of the document each outcome issues: the printed page's (domain/documents.py), one name each.
+DOCUMENT_TITLES = {outcome: TITLES[PRIMARY_KIND[outcome.value]] for outcome in Outcome}
 DOCUMENT_PREFIXES = {
     Outcome.accepted: "SL", Outcome.supplement_requested: "BZ", Outcome.rejected: "BY",
     Outcome.corrected: "SL", Outcome.completed: "JB", Outcome.deferred: "RQ",
 }
 
 
-CHANNEL_NAMES = {
-    Channel.window: "县级政务服务中心综合窗口",
-    Channel.township: "乡镇（街道）为民服务中心",
-    Channel.village_agent: "村（社区）代办点（免费代办）",
-    Channel.online: "网上办理",
-    Channel.provincial: "省级政务服务平台推送",
-}
 
 
 class OutcomeRefused(ValueError):
