@@ -25,3 +25,6 @@ class AcceptanceSettings(BaseSettings):
     # AB岗 (职位代理): absent clerk's user id → their named deputy's user id, as JSON in
     # ACCEPTANCE_DEPUTIES, e.g. {"u-clerk-a": "u-clerk-b"}. Only the configured deputy may act for them.
     deputies: dict[str, str] = {}
+    # How often received cases are checked for the end of their 5 working days (视为受理, Art. 32(4)). The
+    # period ends at midnight, so a minute late is a minute of a case shown as waiting that is accepted.
+    intake_sweep_seconds: float = 30.0

@@ -320,12 +320,20 @@ def _check_channel(principal: Principal, command: SubmitApplication) -> None:
         raise Problem(422, "agent-required", "村（社区）代办须登记代办人身份", channel=command.channel.value)
 
 
-def submit_application(
-    session: Session, outbox: Outbox, calendar: WorkingDayCalendar, principal: Principal,
-    command: SubmitApplication, now: datetime | None = None, deputies: dict[str, str] | None = None,
-) -> SubmissionResult:
-    """One of the outcomes of Art. 32 (domain.outcomes.decide), stored with its document and its events."""
-    now = now or datetime.now(UTC)
+@dataclass(frozen=True)
+class CheckedApplication:
+    """What every way in (decided at once, or received for later) checks before anything is written."""
+
+    item: ItemVersionPublished
+    received_at: datetime
+    source_accepted_at: datetime | None  # the provincial platform's own acceptance time
+    clerk: Actor
+    absent: dict[str, Any] | None
+    imported: bool
+
+
+def check_application(session: Session, principal: Principal, command: SubmitApplication, now: datetime,
+                      deputies: dict[str, str] | None) -> CheckedApplication:
     if not principal.can_see_region(command.region_code):
         raise Problem(404, "item-not-found", "您的辖区内没有该事项")
     item = _pinned_item(session, command.item_code)
@@ -340,28 +348,54 @@ def submit_application(
     received_at, source_accepted_at = _times(principal, command, now)
     clerk, absent = acting_clerk(principal, command.deputy_for, deputies or {})
     _check_files(session, principal, command.materials)
+    return CheckedApplication(item, received_at, source_accepted_at, clerk, absent, principal.role is Role.platform)
+
+
+def new_case_no(session: Session, region_code: str, now: datetime) -> str:
+    # The sequence restarts each local (Asia/Shanghai) day; stored as YYYYMMDD, as in the number itself.
+    return _next_case_no(session, region_code, now.astimezone(SHANGHAI).strftime("%Y%m%d"))
+
+
+def base_record(command: SubmitApplication, checked: CheckedApplication, case_no: str, outcome: Outcome,
+                document_no: str) -> dict[str, Any]:
+    """The case record's columns known at receipt, before any decision."""
+    item = checked.item
+    specs = {m.code: m for m in item.materials}
+    return dict(
+        case_no=case_no, item_code=item.item_code, item_version=item.version, region_code=command.region_code,
+        channel=command.channel.value, applicant=command.applicant.model_dump(mode="json"),
+        materials=_materials_json(specs, command.materials), missing=[],
+        received_at=checked.received_at, clerk=checked.clerk.model_dump(mode="json"), outcome=outcome.value,
+        document_no=document_no, item_definition=item.model_dump(mode="json"), agent=command.agent,
+        acting_for=checked.absent, imported=checked.imported,
+    )
+
+
+def submit_application(
+    session: Session, outbox: Outbox, calendar: WorkingDayCalendar, principal: Principal,
+    command: SubmitApplication, now: datetime | None = None, deputies: dict[str, str] | None = None,
+) -> SubmissionResult:
+    """One of the outcomes of Art. 32 (domain.outcomes.decide), stored with its document and its events."""
+    now = now or datetime.now(UTC)
+    checked = check_application(session, principal, command, now, deputies)
+    item, received_at, source_accepted_at = checked.item, checked.received_at, checked.source_accepted_at
+    clerk, imported = checked.clerk, checked.imported
     try:
         decision = decide(item.materials, command.materials, item.case_type, now.astimezone(SHANGHAI).date(),
                           command.refusal, command.corrections, command.deferral)
     except OutcomeRefused as exc:
         raise Problem(422, exc.code, exc.detail, **exc.extra) from exc
-    imported = principal.role is Role.platform
     if imported and source_accepted_at is not None and not decision.accepts:
         raise Problem(422, "imported-inconsistent", "推送办件带有受理时间，但材料不齐全或为不予受理",
                       outcome=decision.outcome.value)
 
-    # The sequence restarts each local (Asia/Shanghai) day; stored as YYYYMMDD, as in the number itself.
-    case_no = _next_case_no(session, command.region_code, now.astimezone(SHANGHAI).strftime("%Y%m%d"))
+    case_no = new_case_no(session, command.region_code, now)
     specs = {m.code: m for m in item.materials}
     received = _received(specs, command.materials)
     document_no = document_number(decision.outcome, case_no)
-    record: dict[str, Any] = dict(
-        case_no=case_no, item_code=item.item_code, item_version=item.version, region_code=command.region_code,
-        channel=command.channel.value, applicant=command.applicant.model_dump(mode="json"),
-        materials=_materials_json(specs, command.materials), missing=_shortfalls_json(decision.missing),
-        received_at=received_at, clerk=clerk.model_dump(mode="json"), outcome=decision.outcome.value,
-        document_no=document_no, item_definition=item.model_dump(mode="json"), agent=command.agent,
-        acting_for=absent, imported=imported,
+    record = base_record(command, checked, case_no, decision.outcome, document_no)
+    record.update(
+        missing=_shortfalls_json(decision.missing),
         refusal=asdict(command.refusal) if command.refusal else None,
         corrections=[asdict(c) for c in command.corrections] or None,
         deferred_materials=_shortfalls_json(decision.deferred) or None,
@@ -399,7 +433,7 @@ def submit_application(
         return SubmissionResult(decision.outcome, case_no, document_no, record)
 
     accepted_at = source_accepted_at or now
-    _accept(session, outbox, calendar, item, record, received, decision.outcome, received_at, accepted_at,
+    accept(session, outbox, calendar, item, record, received, decision.outcome, received_at, accepted_at,
             clerk, command.applicant, imported, command.deferral)
     session.execute(insert(case_record).values(**record))
     status = ProgressStatus.completed if decision.outcome is Outcome.completed else ProgressStatus.accepted
@@ -408,10 +442,10 @@ def submit_application(
     return SubmissionResult(decision.outcome, case_no, document_no, record)
 
 
-def _accept(session: Session, outbox: Outbox, calendar: WorkingDayCalendar, item: ItemVersionPublished,
+def accept(session: Session, outbox: Outbox, calendar: WorkingDayCalendar, item: ItemVersionPublished,
             record: dict[str, Any], received: list[ReceivedMaterial], outcome: Outcome, received_at: datetime,
             accepted_at: datetime, clerk: Actor, applicant: Applicant, imported: bool,
-            deferral: Deferral | None = None) -> None:
+            deferral: Deferral | None = None, deemed: bool = False) -> None:
     """受理 in every form (plain, corrected, 容缺, 即办): the record's acceptance fields, CaseAccepted and, for
     即办件, CaseCompleted at once. The caller writes the record."""
     promised = deadline(accepted_at, item.promised_limit, calendar)
@@ -430,7 +464,7 @@ def _accept(session: Session, outbox: Outbox, calendar: WorkingDayCalendar, item
         case_type=item.case_type, received_at=received_at, promised_due_date=record["promised_due_date"],
         clerk=clerk, receipt_no=record["document_no"], process=item.process, publish_results=item.publish_results,
         fee_charged=item.fee_charged, deferred_materials=[d["name"] for d in deferred],
-        deferred_due_date=record.get("deferred_due_date"), imported=imported,
+        deferred_due_date=record.get("deferred_due_date"), imported=imported, deemed=deemed,
     ))
     if outcome is Outcome.completed:
         outbox.emit(session, CaseCompleted(
@@ -597,7 +631,7 @@ def supply_materials(
     record.update(outcome=outcome.value, document_no=document_number(outcome, row.case_no), supplied_at=now,
                   clerk=clerk.model_dump(mode="json"), acting_for=absent)
     applicant = Applicant.model_validate(row.applicant)
-    _accept(session, outbox, calendar, item, record, _received(specs, materials), outcome, now, now, clerk,
+    accept(session, outbox, calendar, item, record, _received(specs, materials), outcome, now, now, clerk,
             applicant, bool(row.imported))
     record.update(clerk=row.clerk, acting_for=row.acting_for)
     values = {k: record[k] for k in ("materials", "missing", "status", "outcome", "document_no", "accepted_at",
@@ -785,6 +819,13 @@ def withdraw_application(
     session.execute(
         update(case_progress).where(case_progress.c.case_no == command.case_no)
         .values(status=ProgressStatus.withdrawn.value, step_name=None, updated_at=now)
+    )
+    # At the acceptance stage the record is acceptance's alone: it says withdrawn too, so the 5-day sweep
+    # (intake.py) does not find the case again. Later, approval's events keep the progress model current.
+    session.execute(
+        update(case_record).where(case_record.c.case_no == command.case_no,
+                                  case_record.c.status.in_(("received", "supplement_requested")))
+        .values(status=ProgressStatus.withdrawn.value)
     )
     # The contract has no field for the written request: its number travels in the reason.
     outbox.emit(session, CaseWithdrawn(

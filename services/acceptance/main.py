@@ -8,7 +8,7 @@ from fastapi import FastAPI
 
 from services.acceptance.adapters.tables import messaging
 from services.acceptance.api.document_routes import document_router
-from services.acceptance.api.intake_routes import intake_router
+from services.acceptance.api.intake_routes import deemed_acceptance_sweep, intake_router
 from services.acceptance.api.material_routes import material_router
 from services.acceptance.api.progress_routes import progress_router
 from services.acceptance.api.routes import router
@@ -29,6 +29,7 @@ def create_app() -> FastAPI:
         # Fixed paths (files, progress) before router's /{case_no}.
         routers=[material_router, progress_router, intake_router, document_router, router],
         consumers=CONSUMERS,
+        background=[deemed_acceptance_sweep],
     ))
 
 

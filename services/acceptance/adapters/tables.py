@@ -3,7 +3,7 @@ progress read model of the public query (办件进度) and withdrawals."""
 
 from __future__ import annotations
 
-from sqlalchemy import JSON, Boolean, Column, Integer, String, Table, false
+from sqlalchemy import JSON, Boolean, Column, Index, Integer, String, Table, false
 
 from services.common.db import UtcDateTime, new_metadata
 from services.common.idempotency import idempotency_table
@@ -55,6 +55,11 @@ case_record = Table(
     Column("deferred_due_date", String(10)),  # 容缺: the promised date
     Column("supplied_at", UtcDateTime()),  # 补正 completed: the application counts as received then
     Column("completed_at", UtcDateTime()),  # 即办件 completed at the window
+    # Migration 0006: received without a decision (收件待审): by when acceptance must decide, and whether
+    # the law decided instead (视为受理, Art. 32(4)).
+    Column("decision_due_at", UtcDateTime()),
+    Column("deemed_accepted", Boolean, nullable=False, server_default=false()),
+    Index("ix_case_record_status_decision_due_at", "status", "decision_due_at"),
 )
 
 # 收费 (行政许可法 Art. 58): at most one charge per case, each with its lawful receipt (票据) number.

@@ -31,6 +31,7 @@ from services.common import idempotency
 from services.common.contracts.payloads import Applicant
 from services.common.principal import CurrentPrincipal, Principal, Role, require_role
 from services.common.runtime import Runtime, get_runtime
+from services.common.workdays import SHANGHAI
 
 router = APIRouter(prefix="/api/v1/applications", tags=["acceptance 受理"])
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
@@ -54,6 +55,14 @@ def settings_of(runtime: Runtime) -> AcceptanceSettings:
 def _out(result: dict[str, Any], outcome: Outcome) -> ApplicationOut:
     case_no, due = result["case_no"], result.get("promised_due_date")
     match outcome:
+        case Outcome.received:
+            decide_by = result.get("decision_due_at")
+            # Due at 24:00 of the fifth working day: printed as that day, as on the 收件凭证.
+            last_day = (decide_by.astimezone(SHANGHAI) - timedelta(microseconds=1)).date() if decide_by else None
+            message = (f"已收件，办件编号 {case_no}；将于 {last_day} 24:00 前作出是否受理的决定，"
+                       "逾期未告知补正的，自收件之日起视为受理")
+        case Outcome.accepted if result.get("deemed_accepted"):
+            message = (f"逾期未告知补正，依法自收件之日起视为受理，办件编号 {case_no}，承诺办结日期 {due}")
         case Outcome.supplement_requested:
             listed = "；".join(f"{m['name']}（{m['reason']}）" for m in result["missing"])
             message = f"材料不齐全，请一次性补齐以下材料：{listed}"
@@ -70,6 +79,7 @@ def _out(result: dict[str, Any], outcome: Outcome) -> ApplicationOut:
             message = f"已受理，办件编号 {case_no}，承诺办结日期 {due}"
     fields = {k: v for k, v in result.items() if k not in ("outcome", "message")}
     fields["imported"] = bool(fields.get("imported"))
+    fields["deemed_accepted"] = bool(fields.get("deemed_accepted"))
     return ApplicationOut(outcome=outcome.value, message=message, **fields)
 
 

@@ -132,7 +132,9 @@ class DeputyIn(BaseModel):
     name: str = Field(default="", max_length=100)
 
 
-class ApplicationIn(BaseModel):
+class IntakeIn(BaseModel):
+    """收件: an application as received, for a decision later (within 5 working days)."""
+
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     item_code: str = Field(min_length=1, max_length=64, description="实施编码")
@@ -141,22 +143,43 @@ class ApplicationIn(BaseModel):
     applicant: ApplicantIn
     materials: list[MaterialIn] = Field(default_factory=list, max_length=200)
     agent: AgentIn | None = Field(default=None, description="代办人; required on channel village_agent")
+    deputy_for: DeputyIn | None = Field(default=None, description="AB岗: the absent clerk the caller acts for")
+    received_at: datetime | None = Field(default=None, description="provincial platform only: its receipt time")
+
+    @model_validator(mode="after")
+    def _unique_materials(self) -> IntakeIn:
+        codes = [m.code for m in self.materials]
+        if len(codes) != len(set(codes)):
+            raise ValueError("材料编码重复")
+        if self.received_at is not None and self.received_at.tzinfo is None:
+            raise ValueError("received_at 须带时区")
+        return self
+
+
+class ApplicationIn(IntakeIn):
+    """申请受理 at the window: received and decided at once (one of the outcomes of Art. 32)."""
+
+    refusal: RefusalIn | None = Field(default=None, description="不予受理, the clerk's judgement")
+    corrections: list[CorrectionIn] = Field(default_factory=list, max_length=50, description="当场更正")
+    deferral: DeferralIn | None = Field(default=None, description="容缺受理")
+    accepted_at: datetime | None = Field(default=None, description="provincial platform only: its acceptance time")
+
+    @model_validator(mode="after")
+    def _aware_acceptance_time(self) -> ApplicationIn:
+        if self.accepted_at is not None and self.accepted_at.tzinfo is None:
+            raise ValueError("accepted_at 须带时区")
+        return self
+
+
+class ExamineIn(BaseModel):
+    """审查受理 of a received case: the clerk's judgement on the materials as received."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
     refusal: RefusalIn | None = Field(default=None, description="不予受理, the clerk's judgement")
     corrections: list[CorrectionIn] = Field(default_factory=list, max_length=50, description="当场更正")
     deferral: DeferralIn | None = Field(default=None, description="容缺受理")
     deputy_for: DeputyIn | None = Field(default=None, description="AB岗: the absent clerk the caller acts for")
-    received_at: datetime | None = Field(default=None, description="provincial platform only: its receipt time")
-    accepted_at: datetime | None = Field(default=None, description="provincial platform only: its acceptance time")
-
-    @model_validator(mode="after")
-    def _unique_materials(self) -> ApplicationIn:
-        codes = [m.code for m in self.materials]
-        if len(codes) != len(set(codes)):
-            raise ValueError("材料编码重复")
-        for name, value in (("received_at", self.received_at), ("accepted_at", self.accepted_at)):
-            if value is not None and value.tzinfo is None:
-                raise ValueError(f"{name} 须带时区")
-        return self
 
 
 class SupplementIn(BaseModel):
@@ -199,7 +222,8 @@ class MissingOut(BaseModel):
 
 
 class ApplicationOut(BaseModel):
-    outcome: Literal["accepted", "supplement_requested", "rejected", "corrected", "completed", "deferred"]
+    outcome: Literal["accepted", "supplement_requested", "rejected", "corrected", "completed", "deferred",
+                     "received"]
     case_no: str
     document_no: str = Field(description="受理凭证 or 一次性告知书 number")
     item_code: str
@@ -219,6 +243,10 @@ class ApplicationOut(BaseModel):
     deferred_materials: list[MissingOut] | None = None
     deferred_due_date: str | None = None
     completed_at: datetime | None = None
+    decision_due_at: datetime | None = Field(
+        default=None, description="received for a later decision: acceptance decides before this instant, "
+        "else the case counts as accepted from receipt (行政许可法 Art. 32(4))")
+    deemed_accepted: bool = Field(default=False, description="视为受理: nobody decided within 5 working days")
     materials: list[dict[str, Any]] = Field(default_factory=list)
     outcome_document: dict[str, Any] | None = Field(default=None, description="what the printable document needs")
     message: str

@@ -114,6 +114,8 @@ class CaseView:
     deferred: tuple[Shortfall, ...] = ()
     deferred_due_date: date | None = None
     promise_ref: str = ""
+    decision_due_at: datetime | None = None  # received for a later decision: by when (5 working days)
+    deemed: bool = False  # 视为受理: nobody decided within the 5 working days (Art. 32(4))
     extra_texts: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -146,6 +148,8 @@ def applicable_kinds(view: CaseView) -> list[DocumentKind]:
         kinds.append(DocumentKind.completion)
     if view.deferred:
         kinds.append(DocumentKind.deferral_promise)
+    if view.decision_due_at is not None:  # received for a later decision: its 收件凭证 stays printable
+        kinds.append(DocumentKind.intake_receipt)
     return kinds
 
 
@@ -248,6 +252,8 @@ def case_view(row: Mapping[str, Any], catalogue_item: Mapping[str, Any] | None =
         deferred=_shortfalls(deferred_doc.get("materials") or row.get("deferred_materials")),
         deferred_due_date=_day(deferred_doc.get("due_date") or row.get("deferred_due_date")),
         promise_ref=_text(deferred_doc.get("promise_ref")),
+        decision_due_at=_instant(row.get("decision_due_at")),
+        deemed=bool(row.get("deemed_accepted")),
         extra_texts={k: _text(v) for k, v in _dict(doc.get("texts")).items()},
     )
 

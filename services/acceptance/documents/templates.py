@@ -8,7 +8,7 @@ it. Every value from the case goes through `_e` (html.escape, quotes too), so an
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from html import escape
 
 from services.acceptance.documents.model import (
@@ -59,6 +59,8 @@ def _e(value: object) -> str:
 
 def _issued_at(view: CaseView, kind: DocumentKind) -> datetime | None:
     """When the document was issued: the outcome's own time, else the case's time for that kind."""
+    if kind is DocumentKind.intake_receipt:
+        return view.received_at
     if kind is DocumentKind.receipt:
         return view.accepted_at or view.issued_at
     if kind is DocumentKind.completion:
@@ -145,10 +147,14 @@ def receipt(view: CaseView) -> str:
         f'<td class="n">{m.copies}</td></tr>\n' for i, m in enumerate(view.materials, 1))
     provisional = ("（该年度节假日安排尚未公布，按周末推算，公布后以调整后的日期为准）"
                    if view.promised_provisional else "")
+    decision = (f"<p>您提交的「{_e(view.item_name)}」申请材料齐全、符合法定形式，根据{_e(ART_32)}第（五）项的规定，"
+                "本机关决定予以受理。</p>\n")
+    if view.deemed:
+        decision = (f"<p>您于{_e(chinese_time(view.received_at))}提交的「{_e(view.item_name)}」申请材料，本机关未在"
+                    f"五个工作日内告知需要补正的内容。根据{_e(ART_32_4)}的规定，自收到申请材料之日起即为受理。</p>\n")
     body = (
         f"<p>{_e(view.applicant.name)}：</p>\n"
-        f"<p>您提交的「{_e(view.item_name)}」申请材料齐全、符合法定形式，根据{_e(ART_32)}第（五）项的规定，"
-        "本机关决定予以受理。</p>\n"
+        + decision
         + _case_table(view)
         + "\n<table>\n"
         f"<tr><th>受理时间</th><td>{_e(chinese_time(view.accepted_at))}</td></tr>\n"
@@ -257,6 +263,29 @@ def deferral_promise(view: CaseView) -> str:
     return _page(view, DocumentKind.deferral_promise, body, signature)
 
 
+def intake_receipt(view: CaseView) -> str:
+    """收件凭证: materials received for a later decision (online, or left at a centre). It states the day of
+    receipt, which is the day the case counts as accepted if no notice comes within 5 working days."""
+    materials = "".join(
+        f'<tr><td class="n">{i}</td><td>{_e(m.name)}</td><td class="n">{m.originals}</td>'
+        f'<td class="n">{m.copies}</td></tr>\n' for i, m in enumerate(view.materials, 1))
+    due = view.decision_due_at
+    due_day = None if due is None else (due.astimezone(SHANGHAI) - timedelta(microseconds=1)).date()
+    body = (
+        f"<p>{_e(view.applicant.name)}：</p>\n"
+        f"<p>本机关已收到您提交的「{_e(view.item_name)}」申请材料，将于{_e(chinese_date(due_day))}前作出是否受理的"
+        f"决定。申请材料不齐全或者不符合法定形式的，本机关在此之前一次性告知需要补正的全部内容；逾期不告知的，"
+        f"根据{_e(ART_32_4)}的规定，自收到申请材料之日起即为受理。</p>\n"
+        + _case_table(view)
+        + "\n<table>\n" + _clerk_line(view).replace("受理人", "收件人").replace("受理窗口", "收件窗口")
+        + "</table>\n<p>已收到的申请材料：</p>\n"
+        '<table class="materials">\n<tr><th>序号</th><th>材料名称</th><th>原件（份）</th><th>复印件（份）</th></tr>\n'
+        f"{materials}</table>\n"
+        + _progress_line(view)
+    )
+    return _page(view, DocumentKind.intake_receipt, body)
+
+
 TEMPLATES: dict[DocumentKind, Callable[[CaseView], str]] = {
     DocumentKind.receipt: receipt,
     DocumentKind.supplement_notice: supplement_notice,
@@ -264,6 +293,7 @@ TEMPLATES: dict[DocumentKind, Callable[[CaseView], str]] = {
     DocumentKind.correction: correction,
     DocumentKind.completion: completion,
     DocumentKind.deferral_promise: deferral_promise,
+    DocumentKind.intake_receipt: intake_receipt,
 }
 
 

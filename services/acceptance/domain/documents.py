@@ -17,6 +17,7 @@ class DocumentKind(StrEnum):
     correction = "correction"  # 当场更正记录
     completion = "completion"  # 即办件办结通知书
     deferral_promise = "deferral-promise"  # 容缺受理承诺书
+    intake_receipt = "intake-receipt"  # 收件凭证: received, acceptance decided later (5-working-day rule)
 
 
 TITLES = {
@@ -26,6 +27,7 @@ TITLES = {
     DocumentKind.correction: "当场更正记录",
     DocumentKind.completion: "即办件办结通知书",
     DocumentKind.deferral_promise: "容缺受理承诺书",
+    DocumentKind.intake_receipt: "申请材料收件凭证",
 }
 # Every document number is prefix + case number, so a document can be numbered again identically when it is
 # printed again. An outcome's own document keeps the number stored with the case (document_no), which for a
@@ -33,12 +35,13 @@ TITLES = {
 PREFIXES = {
     DocumentKind.receipt: "SL", DocumentKind.supplement_notice: "BZ", DocumentKind.refusal: "BY",
     DocumentKind.correction: "GZ", DocumentKind.completion: "JB", DocumentKind.deferral_promise: "CN",
+    DocumentKind.intake_receipt: "SJ",
 }
 # The document each outcome issues (by the outcome's value: stored cases carry it as text).
 PRIMARY_KIND = {
     "accepted": DocumentKind.receipt, "corrected": DocumentKind.receipt, "deferred": DocumentKind.receipt,
     "supplement_requested": DocumentKind.supplement_notice, "rejected": DocumentKind.refusal,
-    "completed": DocumentKind.completion,
+    "completed": DocumentKind.completion, "received": DocumentKind.intake_receipt,
 }
 # 受理窗口 as each channel is named on the documents and in the answer.
 CHANNEL_NAMES = {

@@ -31,13 +31,16 @@ class Outcome(StrEnum):
     corrected = "corrected"  # 当场更正, then 受理
     completed = "completed"  # 即办件: accepted and completed at the window
     deferred = "deferred"  # 容缺受理: accepted, listed minor materials promised by a date
+    # Not an outcome of Art. 32 but the wait before one: materials received (online, or left at a centre),
+    # the decision due within 5 working days (domain/intake.py). decide() never returns it.
+    received = "received"  # 收件 (收件凭证)
 
 
 # The title of the document each outcome issues: the printed page's (domain/documents.py), one name each.
 DOCUMENT_TITLES = {outcome: TITLES[PRIMARY_KIND[outcome.value]] for outcome in Outcome}
 DOCUMENT_PREFIXES = {
     Outcome.accepted: "SL", Outcome.supplement_requested: "BZ", Outcome.rejected: "BY",
-    Outcome.corrected: "SL", Outcome.completed: "JB", Outcome.deferred: "RQ",
+    Outcome.corrected: "SL", Outcome.completed: "JB", Outcome.deferred: "RQ", Outcome.received: "SJ",
 }
 
 
@@ -192,6 +195,10 @@ def outcome_texts(outcome: Outcome, item_name: str, record: dict[str, Any]) -> d
             body += f"请向{refusal['competent_agency']}提出申请。"
         remedy = "如不服本决定，可自收到本通知书之日起六十日内申请行政复议，或者六个月内提起行政诉讼。"
         return {"body": body, "remedy": remedy, "progress_hint": ""}
+    if outcome is Outcome.received:
+        body = (f"您申请的「{item_name}」的申请材料已收到。本机关将于 {record.get('decision_due_date')} 前作出是否受理"
+                "的决定；材料不齐全的，在此之前一次性告知需要补正的全部内容，逾期未告知的，自收到申请材料之日起即为受理。")
+        return {"body": body, "progress_hint": progress}
     if outcome is Outcome.supplement_requested:
         listed = "；".join(f"{m['name']}（{m['reason']}）" for m in record["missing"])
         body = (f"您申请的「{item_name}」，申请材料不齐全或者不符合法定形式，请一次性补正以下材料：{listed}。"
@@ -199,6 +206,9 @@ def outcome_texts(outcome: Outcome, item_name: str, record: dict[str, Any]) -> d
         return {"body": body, "progress_hint": progress}
     due = record.get("promised_due_date")
     body = f"您申请的「{item_name}」，申请材料齐全、符合法定形式，决定予以受理，承诺办结日期为 {due}。"
+    if record.get("deemed_accepted"):
+        body = (f"您申请的「{item_name}」，本机关未在收到申请材料之日起五个工作日内告知补正，依照《中华人民共和国"
+                f"行政许可法》第三十二条第一款第（四）项，自收到申请材料之日起即为受理，承诺办结日期为 {due}。")
     if outcome is Outcome.corrected:
         fixed = "；".join(f"{c['field']}：「{c['before']}」更正为「{c['after']}」"
                          for c in record.get("corrections") or [])

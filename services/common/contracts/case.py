@@ -77,6 +77,9 @@ class CaseAccepted(_CaseEvent):
     deferred_materials: list[str] = Field(default_factory=list, description="容缺 materials promised later")
     deferred_due_date: str | None = None
     imported: bool = False  # pushed by the provincial platform with its own times
+    # 视为受理 (Art. 32(4)): no notice within 5 working days of receipt, so the case counts as accepted from the
+    # day of receipt; occurred_at is then the receipt time, and the event is sent when the period ran out.
+    deemed: bool = False
     process: list[ProcessStep] = Field(default_factory=list, description="the pinned version's steps")
     publish_results: bool = False  # 办件结果公示 as the pinned version says
     fee_charged: bool = False  # the pinned version charges a fee (行政许可法 Art. 58: free unless a law says so)

@@ -265,14 +265,18 @@ def acceptance_late(events: list[Recorded], calendar: WorkingDayCalendar) -> lis
             return []
         start, start_source = max(supplied, key=lambda s: s[0])
         due = deadline(start, ACCEPTANCE_DECISION, calendar)
-    if acc.occurred_at <= due.due_at:
+    # A deemed acceptance (视为受理) carries the receipt time as its own, so it always looks in time: what was
+    # late is the decision nobody made, measured until acceptance recorded the law's acceptance.
+    decided_at = e.recorded_at if acc.deemed else acc.occurred_at
+    if decided_at <= due.due_at:
         return []
     local = SHANGHAI
-    used = calendar.working_days_between(start.astimezone(local).date(), acc.occurred_at.astimezone(local).date())
+    used = calendar.working_days_between(start.astimezone(local).date(), decided_at.astimezone(local).date())
     return [Anomaly("acceptance_late", acc.case_no, e.event_id, "受理超期（视为受理）", {
         "event_id": e.event_id, "received_at": _at(received_at), "received_source": source,
         "counted_from": _at(start), "counted_from_source": start_source,
-        "accepted_at": _at(acc.occurred_at), "due_at": _at(due.due_at), "limit": "5个工作日",
+        "accepted_at": _at(decided_at), "due_at": _at(due.due_at), "limit": "5个工作日",
+        "deemed": str(acc.deemed).lower(),
         "working_days_used": str(used), "provisional": str(due.provisional).lower(),
         "deemed_accepted_on": received_at.astimezone(local).date().isoformat(),
     })]

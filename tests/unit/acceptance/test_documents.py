@@ -255,3 +255,22 @@ def test_print_stylesheet() -> None:
     for font in ("Noto Serif CJK SC", "Noto Sans CJK SC", "WenQuanYi Micro Hei", "AR PL UMing CN"):
         assert f'"{font}"' in html, font
     assert "serif;" in html
+
+
+def test_intake_receipt_states_the_day_of_receipt_and_the_decision_due() -> None:
+    due = datetime(2026, 12, 2, 16, 0, tzinfo=UTC)  # 24:00 of Wed 2 Dec, Asia/Shanghai
+    received = row("accepted", decision_due_at=due)
+    assert DocumentKind.intake_receipt in applicable_kinds(case_view(received))
+    assert DocumentKind.intake_receipt not in applicable_kinds(case_view(row("accepted")))
+    _, text = doc("accepted", DocumentKind.intake_receipt, decision_due_at=due)
+    for shown in ("申请材料收件凭证", f"文书编号：SJ{CASE_NO}", "2026年12月2日前作出是否受理的决定", "即为受理",
+                  "收件人", "2026年11月25日 14时30分", "经营者身份证明"):
+        assert shown in text, shown
+    assert "2026年12月3日" not in text  # the instant is 24:00 of the 2nd, printed as that day
+
+
+def test_a_deemed_acceptance_receipt_says_the_law_accepted_it() -> None:
+    _, text = doc("accepted", DocumentKind.receipt, deemed_accepted=True)
+    assert "即为受理" in text and "第三十二条第一款第（四）项" in text and "决定予以受理" not in text
+    _, plain = doc("accepted", DocumentKind.receipt)
+    assert "决定予以受理" in plain and "即为受理" not in plain
