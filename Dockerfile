@@ -2,6 +2,12 @@
 FROM python:3.11-slim
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PYTHONPATH=/app
 WORKDIR /app
+# Acceptance's PDF documents (WeasyPrint): a CJK font, Pango, HarfBuzz's subsetter; the same list as the Makefile's
+# SYSTEM_PACKAGES.
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends fonts-wqy-microhei fontconfig libpango-1.0-0 libpangoft2-1.0-0 \
+    libharfbuzz-subset0 \
+ && rm -rf /var/lib/apt/lists/*
 COPY requirements.lock .
 RUN pip install --no-cache-dir --require-hashes -r requirements.lock
 COPY services ./services

@@ -5,17 +5,20 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 KAFKA_LIBS := .cache/kafka/libs/.complete
+# Debian packages under acceptance's PDF documents (WeasyPrint): a CJK font, Pango, HarfBuzz's subsetter
+# (without it WeasyPrint subsets fonts with fontTools, over ten times slower) and fontconfig (fc-list).
+SYSTEM_PACKAGES := fonts-wqy-microhei fontconfig libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0
 export PYTHONPATH := $(CURDIR)
 
-.PHONY: run test test-postgres bench lint unit install kafka-libs clean
+.PHONY: run test test-postgres bench lint unit install kafka-libs system-packages clean
 
-run: install kafka-libs  ## start Kafka, the four services and the gateway on 127.0.0.1
+run: install kafka-libs system-packages  ## start Kafka, the four services and the gateway on 127.0.0.1
 	$(PY) -m tools.platform run
 
-test: install kafka-libs lint  ## every test: unit, integration (real Kafka, real SQLite), end to end
+test: install kafka-libs system-packages lint  ## every test: unit, integration (real Kafka, real SQLite), end to end
 	$(PY) -m pytest -q
 
-unit: install  ## the fast tests only (no broker)
+unit: install system-packages  ## the fast tests only (no broker)
 	$(PY) -m pytest -q tests/unit tests/contract
 
 test-postgres: install kafka-libs  ## the end-to-end flow with every service on PostgreSQL (installs it if missing)
@@ -26,7 +29,7 @@ lint: install
 	$(PY) -m ruff check .
 	$(VENV)/bin/lint-imports --no-cache
 
-bench: install kafka-libs  ## prints the figures recorded in docs/benchmarks.md (about 10 minutes)
+bench: install kafka-libs system-packages  ## prints the figures recorded in docs/benchmarks.md (about 10 minutes)
 	$(PY) -m tools.bench
 	$(PY) -m tools.bench_timers
 	$(PY) -m tools.bench_monitoring
@@ -43,6 +46,12 @@ kafka-libs: $(KAFKA_LIBS)
 
 $(KAFKA_LIBS): infra/kafka/pom.xml | $(STAMP)
 	$(PY) -m tools.kafka_broker fetch
+
+system-packages:  ## the PDF documents' Debian packages (a CJK font, Pango, HarfBuzz subset), installed if missing
+	@fc-list :lang=zh family 2>/dev/null | grep -q . \
+	  && ls /usr/lib/*/libpangoft2-1.0.so.0 /usr/lib/*/libharfbuzz-subset.so.0 >/dev/null 2>&1 \
+	  || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+	      apt-get install -y -qq --no-install-recommends $(SYSTEM_PACKAGES))
 
 clean:
 	rm -rf var .pytest_cache

@@ -1,20 +1,34 @@
 """The printable documents of each acceptance outcome (受理凭证, 一次性告知书, 不予受理决定书 …).
 
 `GET /api/v1/applications/{case_no}/documents/{kind}` renders the case as acceptance stored it: the
-`case_record` row is read, never written, and handed to the pure renderer in `documents/`.
+`case_record` row is read, never written, and handed to the pure renderer in `documents/`. HTML by default,
+PDF with `?format=pdf` (the same HTML laid out by WeasyPrint, in a worker thread: it is CPU-bound). The format
+is chosen by the query alone, not by `Accept`: a link at the window can ask for it, and one URL is one body.
 """
 
 from __future__ import annotations
 
+import asyncio
+import re
 from typing import Annotated, Any
+from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, Path
-from fastapi.responses import HTMLResponse
+from fastapi import APIRouter, Depends, Path, Query
+from fastapi.responses import HTMLResponse, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from services.acceptance.adapters.tables import case_record, catalogue_item
-from services.acceptance.documents import TITLES, DocumentKind, applicable_kinds, case_view, render
+from services.acceptance.documents import (
+    TITLES,
+    CaseView,
+    DocumentKind,
+    PdfUnavailable,
+    applicable_kinds,
+    case_view,
+    render,
+    render_pdf,
+)
 from services.common.principal import CurrentPrincipal, Principal, Role, require_role
 from services.common.problems import Problem
 from services.common.runtime import Runtime, get_runtime, read_in_thread
@@ -28,6 +42,11 @@ _HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'",
 }
+# The PDF keeps no-store and nosniff; the CSP above is for the HTML page (a browser's built-in PDF viewer is
+# itself a page with scripts, which that policy could stop), and the PDF holds no script or link to limit.
+_PDF_HEADERS = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
+FORMATS = ("html", "pdf")
+_UNSAFE_IN_FILENAME = re.compile(r"[^A-Za-z0-9._-]")
 
 
 def _read_case(session: Session, principal: Principal, case_no: str) -> tuple[dict[str, Any], Any]:
@@ -46,12 +65,33 @@ def _read_case(session: Session, principal: Principal, case_no: str) -> tuple[di
     return case, item.definition if item is not None else None
 
 
+def content_disposition(document_no: str) -> str:
+    """`inline`, named after the document number: ASCII in `filename` (anything else becomes `_`), and the
+    number as it is in `filename*` (RFC 6266) when that differs, e.g. a 容缺 promise's own reference."""
+    safe = _UNSAFE_IN_FILENAME.sub("_", document_no) or "document"
+    value = f'inline; filename="{safe}.pdf"'
+    if safe != document_no:
+        value += f"; filename*=UTF-8''{quote(document_no + '.pdf', safe='')}"
+    return value
+
+
+def _pdf_response(view: CaseView, kind: DocumentKind, pdf: bytes) -> Response:
+    headers = _PDF_HEADERS | {"Content-Disposition": content_disposition(view.document_no(kind))}
+    return Response(pdf, media_type="application/pdf", headers=headers)
+
+
 @document_router.get(
     "/{case_no}/documents/{kind}", response_class=HTMLResponse,
-    summary="Printable document of the case's outcome (受理文书), HTML for A4",
-    responses={200: {"content": {"text/html": {}}, "description": "The document, print-ready"},
+    summary="Printable document of the case's outcome (受理文书): HTML for A4, or PDF with ?format=pdf",
+    responses={200: {"content": {"text/html": {}, "application/pdf": {"schema": {"type": "string",
+                                                                                 "format": "binary"}}},
+                     "description": "The document, print-ready: text/html by default; application/pdf "
+                                    "(CJK font embedded, Content-Disposition inline, named after the "
+                                    "document number) with ?format=pdf"},
                404: {"description": "No such case in the clerk's region, or a document the case does not have "
-                                    "(applicable_kinds names those it has)"}},
+                                    "(applicable_kinds names those it has)"},
+               422: {"description": "An unknown format (problem+json naming the formats)"},
+               503: {"description": "PDF asked for on a server without WeasyPrint's system libraries"}},
 )
 async def get_document(
     case_no: Annotated[str, Path(min_length=1, max_length=50, description="办件编号")],
@@ -59,9 +99,15 @@ async def get_document(
                                           "correction 当场更正记录, completion 即办件办结通知书, "
                                           "deferral-promise 容缺受理承诺书")],
     principal: CurrentPrincipal, runtime: RuntimeDep,
-) -> HTMLResponse:
+    format_: Annotated[str, Query(alias="format", max_length=20, json_schema_extra={"enum": list(FORMATS)},
+                                  description="html (default): the page to print from a browser; "
+                                              "pdf: the same page as a PDF file")] = "html",
+) -> Response:
     # Printed at the window for the applicant in front of the clerk; other roles read the case as JSON.
     require_role(principal, Role.window_clerk)
+    if format_ not in FORMATS:
+        raise Problem(422, "unknown-document-format", f"不支持的文书格式「{format_}」；可选：html、pdf",
+                      format=format_, formats=list(FORMATS))
     row, item = await read_in_thread(runtime, lambda session: _read_case(session, principal, case_no))
     view = case_view(row, item)
     kinds = applicable_kinds(view)
@@ -70,4 +116,10 @@ async def get_document(
         names = "、".join(f"{TITLES[k]}（{k.value}）" for k in kinds) or "无"
         raise Problem(404, "document-not-applicable", f"办件 {case_no} 没有该文书；可打印的文书：{names}",
                       kind=kind, applicable_kinds=[k.value for k in kinds])
-    return HTMLResponse(render(view, wanted), headers=_HEADERS)
+    if format_ == "html":
+        return HTMLResponse(render(view, wanted), headers=_HEADERS)
+    try:
+        pdf = await asyncio.to_thread(render_pdf, view, wanted)
+    except PdfUnavailable as exc:
+        raise Problem(503, "pdf-unavailable", "本服务器暂不能生成 PDF 文书，请打印网页版（format=html）") from exc
+    return _pdf_response(view, wanted, pdf)
