@@ -21,8 +21,8 @@ from services.acceptance.domain.documents import DocumentKind
 
 PDF = "application/pdf"
 
-# Pango and fontconfig under WeasyPrint have crashed when used from several threads at once; renders are short,
-# so one at a time per process costs little and rules that out.
+# WeasyPrint promises no thread safety (Pango, fontconfig and cffi underneath; crashes under concurrent use have
+# been reported): renders are short, so one at a time per process costs little and rules that out.
 _LOCK = threading.Lock()
 
 
