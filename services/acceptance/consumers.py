@@ -45,5 +45,5 @@ def _case_handlers(_runtime: Runtime) -> HandlerMap:
 # Two groups so a burst of case events never delays a catalogue change (or the reverse).
 CONSUMERS = [
     ConsumerSpec(group="catalogue", topics=[Topic.catalogue], handlers=_catalogue_handlers),
-    ConsumerSpec(group="case", topics=[Topic.case], handlers=_case_handlers),
+    ConsumerSpec(group="case", topics=[Topic.case], handlers=_case_handlers, batch_mode=True),
 ]

@@ -36,5 +36,5 @@ def _case_handlers(runtime: Runtime) -> HandlerMap:
 # catalogue version has not arrived yet opens on the default 一审一核 rather than waiting.
 CONSUMERS = [
     ConsumerSpec(group="catalogue", topics=[Topic.catalogue], handlers=_catalogue_handlers),
-    ConsumerSpec(group="case", topics=[Topic.case], handlers=_case_handlers),
+    ConsumerSpec(group="case", topics=[Topic.case], handlers=_case_handlers, batch_mode=True),
 ]

@@ -19,4 +19,4 @@ def _case_handlers(_runtime: Runtime) -> HandlerMap:
     }
 
 
-CONSUMERS = [ConsumerSpec(group="case", topics=[Topic.case], handlers=_case_handlers)]
+CONSUMERS = [ConsumerSpec(group="case", topics=[Topic.case], handlers=_case_handlers, batch_mode=True)]
