@@ -73,7 +73,7 @@ def receive_application(
     record.update(status=ProgressStatus.received.value, decision_due_at=due.due_at)
     texts = record | {"decision_due_date": due.due_date_local.isoformat()}
     record["outcome_document"] = outcome_document(texts, checked.item, checked.received_at, None)
-    session.execute(case_record.insert().values(**record))
+    session.execute(case_record.insert(), record)
     _progress_born(session, case_no, command.region_code, command.applicant.id_number, ProgressStatus.received,
                    None, checked.received_at)
     outbox.emit(session, CaseReceived(
