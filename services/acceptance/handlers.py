@@ -235,6 +235,9 @@ _BUMP_SEQUENCE = text(
 _SELECT_ITEM = select(catalogue_item).where(catalogue_item.c.item_code == bindparam("item_code"))
 _INSERT_CASE = insert(case_record)
 _INSERT_PROGRESS = insert(case_progress)
+# The consumer's two statements for every case event (the SET columns come from the parameters).
+_SELECT_PROGRESS = select(case_progress).where(case_progress.c.case_no == bindparam("case_no"))
+_UPDATE_PROGRESS = update(case_progress).where(case_progress.c.case_no == bindparam("target_case_no"))
 
 
 def _next_case_no(session: Session, region_code: str, day: str) -> str:
@@ -750,7 +753,7 @@ def case_event(session: Session, envelope: Envelope, event: EventPayload) -> Non
     case_no = getattr(event, "case_no", None)
     if target is None or case_no is None:
         return
-    row = session.execute(select(case_progress).where(case_progress.c.case_no == case_no)).first()
+    row = session.execute(_SELECT_PROGRESS, {"case_no": case_no}).first()
     current = ProgressStatus(row.status) if row is not None else None
     if not progress_moves(current, target):
         return
@@ -771,7 +774,7 @@ def case_event(session: Session, envelope: Envelope, event: EventPayload) -> Non
         values["step_name"] = None  # no step runs any more
     if isinstance(event, CaseAccepted):
         values["promised_due_date"] = event.promised_due_date
-    session.execute(update(case_progress).where(case_progress.c.case_no == case_no).values(**values))
+    session.execute(_UPDATE_PROGRESS, {"target_case_no": case_no, **values})
 
 
 def query_progress(session: Session, case_no: str, id_suffix: str) -> dict[str, Any] | None:
