@@ -14,7 +14,7 @@ from pathlib import Path as FsPath
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import FileResponse, JSONResponse
 from pydantic import BaseModel, Field
 from python_multipart.multipart import MultipartParseError, MultipartParser, parse_options_header
 from sqlalchemy import select
@@ -248,3 +248,36 @@ async def file_info(sha256: Annotated[str, Path(pattern=SHA256)], principal: Cur
         # Also when it exists but only other regions uploaded it: its existence is not theirs to learn.
         raise Problem(404, "file-not-found", "材料文件不存在，或不在本区域范围内")
     return MaterialFileInfo(**{k: found[k] for k in ("sha256", "size", "media_type", "name", "uploaded_at")})
+
+
+# A scan is evidence, shown as it was received: downloaded, never rendered by the browser as a page.
+_DOWNLOAD_HEADERS = {
+    "Cache-Control": "no-store",
+    "X-Content-Type-Options": "nosniff",
+    "Content-Security-Policy": "default-src 'none'; sandbox",
+}
+
+
+@material_router.get(
+    "/{sha256}/content", summary="A material file's content (下载申请材料), for review and archiving",
+    response_class=FileResponse,
+    responses={200: {"content": {"application/pdf": {}, "image/jpeg": {}, "image/png": {}, "application/ofd": {}},
+                     "description": "The bytes as uploaded, with the type sniffed at upload"},
+               404: {"description": "No such file uploaded within the caller's region"}},
+)
+async def file_content(sha256: Annotated[str, Path(pattern=SHA256)], principal: CurrentPrincipal,
+                       runtime: RuntimeDep) -> FileResponse:
+    # The approver reviewing the case reads the scans the window received (审查 is of the materials).
+    require_role(principal, *_READERS)
+
+    def read() -> dict[str, Any] | None:
+        with runtime.read_session() as session:
+            return _visible_file(session, principal, sha256)
+
+    found = await asyncio.to_thread(read)
+    path = _file_store(runtime).path_for(sha256)
+    if found is None or not path.is_file():
+        raise Problem(404, "file-not-found", "材料文件不存在，或不在本区域范围内")
+    # Starlette writes the name as RFC 6266 filename* when it is not ASCII (names are Chinese as a rule).
+    return FileResponse(path, media_type=found["media_type"], filename=found["name"],
+                        content_disposition_type="attachment", headers=_DOWNLOAD_HEADERS)

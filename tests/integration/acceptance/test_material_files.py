@@ -224,3 +224,23 @@ def test_the_same_new_content_uploaded_at_once_is_stored_once(files: Files) -> N
     assert len({r.json()["sha256"] for r in responses}) == 1
     assert files.rows() == (1, 6)
     assert len(files.stored()) == 1
+
+
+def test_staff_of_the_region_download_the_content_as_received(files: Files) -> None:
+    content = pdf(uuid.uuid4().hex)
+    sha256 = files.upload(content, part_type=b"application/pdf").json()["sha256"]
+    approver = principal_headers(Role.approver, COUNTY)
+    response = files.client.get(f"{FILES}/{sha256}/content", headers=approver)
+    assert response.status_code == 200, response.text
+    assert response.content == content and response.headers["content-type"] == "application/pdf"
+    disposition = response.headers["content-disposition"]
+    assert disposition.startswith("attachment;") and "filename*=utf-8''%e8%90%a5%e4%b8%9a" in disposition.lower()
+    assert response.headers["x-content-type-options"] == "nosniff" and "sandbox" in response.headers[
+        "content-security-policy"]
+    assert response.headers["cache-control"] == "no-store"
+    # As for the metadata: another region, another role or an unknown hash learn nothing.
+    other_county = principal_headers(Role.window_clerk, "320104000000")
+    _assert_problem(files.client.get(f"{FILES}/{sha256}/content", headers=other_county), 404, "file-not-found")
+    _assert_problem(files.client.get(f"{FILES}/{'0' * 64}/content", headers=approver), 404, "file-not-found")
+    _assert_problem(files.client.get(f"{FILES}/{sha256}/content",
+                                     headers=principal_headers(Role.catalogue_admin, COUNTY)), 403, "forbidden")
