@@ -481,6 +481,13 @@ def accept(session: Session, outbox: Outbox, calendar: WorkingDayCalendar, item:
         ))
 
 
+def superseded(row: Any) -> list[dict[str, Any]]:
+    """`issued_documents` once the row's current document is replaced by the next outcome's: the earlier
+    ones stay printable as issued (documents/model.earlier_views)."""
+    earlier = list(row.issued_documents or [])
+    return [*earlier, row.outcome_document] if row.outcome_document else earlier
+
+
 def outcome_document(record: dict[str, Any], item: ItemVersionPublished, issued_at: datetime,
                      deferral: Deferral | None) -> dict[str, Any]:
     """What the printable document of the outcome needs (shape in the README, "Outcome documents")."""
@@ -636,13 +643,14 @@ def supply_materials(
     # The receipt names who accepted (perhaps a deputy, with the absent clerk); the record's clerk stays the
     # first clerk (首问负责), the case's owner.
     record.update(outcome=outcome.value, document_no=document_number(outcome, row.case_no), supplied_at=now,
-                  clerk=clerk.model_dump(mode="json"), acting_for=absent)
+                  clerk=clerk.model_dump(mode="json"), acting_for=absent, issued_documents=superseded(row))
     applicant = Applicant.model_validate(row.applicant)
     accept(session, outbox, calendar, item, record, _received(specs, materials), outcome, now, now, clerk,
             applicant, bool(row.imported))
     record.update(clerk=row.clerk, acting_for=row.acting_for)
     values = {k: record[k] for k in ("materials", "missing", "status", "outcome", "document_no", "accepted_at",
-                                     "promised_due_date", "supplied_at", "completed_at", "outcome_document")
+                                     "promised_due_date", "supplied_at", "completed_at", "outcome_document",
+                                     "issued_documents")
               if k in record}
     session.execute(update(case_record).where(case_record.c.case_no == row.case_no).values(**values))
     target = ProgressStatus.completed if outcome is Outcome.completed else ProgressStatus.accepted

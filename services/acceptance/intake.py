@@ -47,6 +47,7 @@ from services.acceptance.handlers import (
     check_application,
     new_case_no,
     outcome_document,
+    superseded,
 )
 from services.common.contracts.case import CaseReceived, CaseRejected, MissingMaterial, SupplementRequested
 from services.common.contracts.catalogue import ItemVersionPublished
@@ -107,7 +108,8 @@ def _materials(row: Any) -> list[SubmittedMaterial]:
 
 
 def _record(row: Any) -> dict[str, Any]:
-    return {c: getattr(row, c) for c in row._fields}
+    """The row as a record whose current document is about to be replaced: the received one is kept."""
+    return {c: getattr(row, c) for c in row._fields} | {"issued_documents": superseded(row)}
 
 
 def _write(session: Session, record: dict[str, Any], columns: tuple[str, ...], progress: ProgressStatus,
@@ -120,7 +122,7 @@ def _write(session: Session, record: dict[str, Any], columns: tuple[str, ...], p
 
 _ACCEPTED_COLUMNS = ("status", "outcome", "document_no", "accepted_at", "promised_due_date", "completed_at",
                      "outcome_document", "clerk", "acting_for", "corrections", "deferred_materials",
-                     "deferred_due_date", "deemed_accepted", "missing")
+                     "deferred_due_date", "deemed_accepted", "missing", "issued_documents")
 
 
 def examine_application(
@@ -162,7 +164,7 @@ def examine_application(
         record.update(status=ProgressStatus.rejected.value, refusal=asdict(command.refusal))
         record["outcome_document"] = outcome_document(as_issued(record), item, now, None)
         _write(session, record, ("status", "outcome", "document_no", "refusal", "outcome_document", "clerk",
-                                 "acting_for"), ProgressStatus.rejected, now)
+                                 "acting_for", "issued_documents"), ProgressStatus.rejected, now)
         outbox.emit(session, CaseRejected(
             occurred_at=now, case_no=row.case_no, reason=command.refusal.reason,
             legal_basis=command.refusal.legal_basis, competent_agency=command.refusal.competent_agency, actor=clerk,
@@ -172,7 +174,7 @@ def examine_application(
         record.update(status=ProgressStatus.supplement_requested.value)
         record["outcome_document"] = outcome_document(as_issued(record), item, now, None)
         _write(session, record, ("status", "outcome", "document_no", "missing", "outcome_document", "clerk",
-                                 "acting_for"), ProgressStatus.supplement_requested, now)
+                                 "acting_for", "issued_documents"), ProgressStatus.supplement_requested, now)
         outbox.emit(session, SupplementRequested(
             occurred_at=now, case_no=row.case_no, stage="acceptance", notice_no=document_no, actor=clerk,
             missing=[MissingMaterial(code=s.code, name=s.name, reason=s.reason) for s in decision.missing],

@@ -60,6 +60,8 @@ case_record = Table(
     Column("decision_due_at", UtcDateTime()),
     Column("deemed_accepted", Boolean, nullable=False, server_default=false()),
     Index("ix_case_record_status_decision_due_at", "status", "decision_due_at"),
+    # Migration 0007: documents issued before the current one (outcome_document), oldest first.
+    Column("issued_documents", JSON),
 )
 
 # 收费 (行政许可法 Art. 58): at most one charge per case, each with its lawful receipt (票据) number.

@@ -26,6 +26,7 @@ from services.acceptance.documents import (
     PdfUnavailable,
     applicable_kinds,
     case_view,
+    earlier_views,
     render,
     render_pdf,
 )
@@ -111,7 +112,11 @@ async def get_document(
     row, item = await read_in_thread(runtime, lambda session: _read_case(session, principal, case_no))
     view = case_view(row, item)
     kinds = applicable_kinds(view)
+    earlier = earlier_views(row, item)
+    kinds += [k for k in earlier if k not in kinds]
     wanted = next((k for k in DocumentKind if k.value == kind), None)
+    if wanted is not None and wanted in earlier and wanted not in applicable_kinds(view):
+        view = earlier[wanted]  # issued before the current document (e.g. the notice before the receipt)
     if wanted is None or wanted not in kinds:
         names = "、".join(f"{TITLES[k]}（{k.value}）" for k in kinds) or "无"
         raise Problem(404, "document-not-applicable", f"办件 {case_no} 没有该文书；可打印的文书：{names}",

@@ -136,8 +136,7 @@ def applicable_kinds(view: CaseView) -> list[DocumentKind]:
     kinds: list[DocumentKind] = []
     if view.accepted_at is not None or view.status in ACCEPTED_STATES:
         kinds.append(DocumentKind.receipt)
-    # Only while the notice is the case's current document: after a complete supplement the case is
-    # accepted and the record keeps no copy of the notice's list, so it cannot be printed faithfully.
+    # While the notice is the case's current document; once replaced, earlier_views prints it as issued.
     if view.status == "supplement_requested" and view.missing:
         kinds.append(DocumentKind.supplement_notice)
     if view.status == "rejected" or view.refusal_reason:
@@ -256,6 +255,28 @@ def case_view(row: Mapping[str, Any], catalogue_item: Mapping[str, Any] | None =
         deemed=bool(row.get("deemed_accepted")),
         extra_texts={k: _text(v) for k, v in _dict(doc.get("texts")).items()},
     )
+
+
+def earlier_views(row: Mapping[str, Any], catalogue_item: Mapping[str, Any] | None = None
+                  ) -> dict[DocumentKind, CaseView]:
+    """The documents issued before the case's current one (`issued_documents`, migration 0007), as they were
+    issued: the 一次性告知书 stays printable after the supplement that led to the receipt. The 收件凭证 is
+    not among them: the row itself keeps what it shows."""
+    views: dict[DocumentKind, CaseView] = {}
+    for doc in _list(row.get("issued_documents")):
+        kind = PRIMARY_KIND.get(_text(doc.get("kind")))
+        if kind is None or kind is DocumentKind.intake_receipt:
+            continue
+        outcome = _text(doc.get("kind"))
+        then = dict(row) | {
+            "outcome_document": doc, "outcome": outcome, "document_no": _text(doc.get("document_no")),
+            "status": "accepted" if outcome in ("corrected", "deferred") else outcome,
+            "missing": doc.get("missing") or [], "accepted_at": doc.get("accepted_at"),
+            "completed_at": doc.get("completed_at"), "promised_due_date": doc.get("promised_due_date"),
+            "deemed_accepted": False,
+        }
+        views[kind] = case_view(then, catalogue_item)  # a later one of the same kind wins
+    return views
 
 
 # ---- Chinese dates -------------------------------------------------------------------------------

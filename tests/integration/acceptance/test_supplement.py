@@ -69,6 +69,14 @@ def test_supplying_everything_listed_accepts_the_case_from_the_supplement(world:
     assert accepted.received_at == accepted_at  # Art. 32: received when the materials became complete
     assert [m.code for m in accepted.materials] == ["M01", "M02", "M04"]
 
+    # Both documents stay printable: the notice as issued (both materials it listed), and the receipt.
+    notice = world.svc.client.get(f"/api/v1/applications/{case_no}/documents/supplement-notice", headers=CLERK)
+    assert notice.status_code == 200, notice.text
+    assert f"BZ{case_no}" in notice.text and "经营者身份证明" in notice.text and "经营场所证明" in notice.text
+    assert "补正材料一次性告知书" in notice.text
+    receipt = world.svc.client.get(f"/api/v1/applications/{case_no}/documents/receipt", headers=CLERK)
+    assert receipt.status_code == 200 and f"SL{case_no}" in receipt.text
+
 
 def test_a_material_the_notice_did_not_list_is_refused(world: World) -> None:
     case_no = _notice(world)
