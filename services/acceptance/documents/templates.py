@@ -26,25 +26,28 @@ from services.common.workdays import SHANGHAI
 # Fonts of Debian's packages first (fonts-noto-cjk: Noto Serif/Sans CJK SC; fonts-arphic-uming: AR PL UMing;
 # fonts-wqy-zenhei / fonts-wqy-microhei: WenQuanYi), then the usual names elsewhere, then generic serif.
 STYLE = """
-@page { size: A4; margin: 25mm 20mm 22mm 20mm; }
+@page { size: A4; margin: 20mm 18mm 18mm 18mm; }
 html { font-family: "Noto Serif CJK SC", "Source Han Serif SC", "AR PL UMing CN", "SimSun",
-  "WenQuanYi Zen Hei", "WenQuanYi Micro Hei", "Noto Sans CJK SC", serif; font-size: 12pt; line-height: 1.7;
+  "WenQuanYi Zen Hei", "WenQuanYi Micro Hei", "Noto Sans CJK SC", serif; font-size: 12pt; line-height: 1.5;
   color: #000; background: #fff; }
 body { margin: 0 auto; max-width: 170mm; }
-h1 { font-size: 20pt; text-align: center; letter-spacing: 0.3em; margin: 0 0 4mm; font-weight: bold; }
-.docno { text-align: right; text-indent: 0; margin: 0 0 6mm; }
-table { width: 100%; border-collapse: collapse; margin: 3mm 0; }
-th, td { border: 0.5pt solid #000; padding: 1.5mm 2mm; text-align: left; vertical-align: top; }
+h1 { font-size: 20pt; text-align: center; letter-spacing: 0.3em; margin: 0 0 3mm; font-weight: bold; }
+.docno { text-align: right; text-indent: 0; margin: 0 0 4mm; }
+table { width: 100%; border-collapse: collapse; margin: 2mm 0; }
+th, td { border: 0.5pt solid #000; padding: 1mm 2mm; text-align: left; vertical-align: top; }
 th { font-weight: bold; white-space: nowrap; }
 tr { page-break-inside: avoid; }
 td.n { text-align: center; }
-p { margin: 2mm 0; text-indent: 2em; }
-.sign { margin-top: 12mm; display: flex; justify-content: space-between; align-items: flex-end; }
+p { margin: 1.5mm 0; text-indent: 2em; }
+/* The seal stays with the signatures and the note: never alone at the top of a page. */
+.sign { margin-top: 8mm; display: flex; justify-content: space-between; align-items: flex-end;
+  break-inside: avoid; }
 .sign p { text-indent: 0; }
 .seal { text-align: center; min-width: 60mm; }
-.seal .mark { display: inline-block; border: 1pt dashed #888; border-radius: 50%; padding: 8mm 6mm;
+.seal .mark { display: inline-block; border: 1pt dashed #888; border-radius: 50%; padding: 6mm 5mm;
   color: #888; margin-bottom: 2mm; }
-.note { font-size: 10pt; margin-top: 8mm; border-top: 0.5pt solid #000; padding-top: 2mm; }
+.note { font-size: 10pt; margin-top: 5mm; border-top: 0.5pt solid #000; padding-top: 2mm; break-inside: avoid;
+  break-before: avoid; }
 .note p { text-indent: 0; }
 @media screen { body { padding: 15mm; box-shadow: 0 0 3mm #ccc; margin: 5mm auto; } }
 """
