@@ -3,28 +3,27 @@
 from __future__ import annotations
 
 import contextlib
-import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
 from fastapi import FastAPI, Request
 from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.responses import HTMLResponse, JSONResponse, Response
-from opentelemetry import trace
+from fastapi.responses import HTMLResponse, JSONResponse
+from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+from starlette.routing import Route
 
-from gateway.auth import PUBLIC, principal_from_authorization
 from gateway.config import GatewaySettings
+from gateway.middleware import REQUEST_ID, TRACE_ID, RequestIdMiddleware
 from gateway.openapi import OpenApiAggregator
-from gateway.proxy import forward
-from gateway.routes import match
-from services.common.principal import PRINCIPAL_HEADER, sign_principal
-from services.common.problems import Problem, install_problem_handlers, problem_response
+from gateway.proxy import ProxyEndpoint
+from services.common.principal import Principal, sign_principal
+from services.common.problems import install_problem_handlers
 from services.common.settings import PlatformSettings
-from services.common.telemetry import instrument_app, setup_telemetry, shutdown_telemetry
+from services.common.telemetry import setup_telemetry, shutdown_telemetry
 
-REQUEST_ID = "X-Request-Id"
-TRACE_ID = "X-Trace-Id"
+__all__ = ["REQUEST_ID", "TRACE_ID", "UPLOAD_PATHS", "app", "create_app"]
+
 # The one path allowed bodies larger than max_body_bytes: material file uploads (upload_max_body_bytes).
 UPLOAD_PATHS = frozenset({("POST", "/api/v1/applications/files")})
 
@@ -35,6 +34,14 @@ def create_app() -> FastAPI:
     setup_telemetry("zwfw-gateway")
     backends = settings.backends()
     aggregator = OpenApiAggregator(backends)
+    internal_secret = platform.zwfw_internal_secret
+
+    def sign(principal: Principal) -> str:
+        return sign_principal(principal, internal_secret)
+
+    proxy = ProxyEndpoint(backends=backends, token_secret=settings.dev_token_secret, sign=sign,
+                          max_body_bytes=settings.max_body_bytes,
+                          upload_max_body_bytes=settings.upload_max_body_bytes, upload_paths=UPLOAD_PATHS)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -42,27 +49,21 @@ def create_app() -> FastAPI:
                                         sock_read=settings.read_timeout_seconds)
         connector = aiohttp.TCPConnector(limit=200, ttl_dns_cache=300)
         app.state.http = aiohttp.ClientSession(timeout=timeout, connector=connector, auto_decompress=False)
+        proxy.session = app.state.http
         try:
             yield
         finally:
+            proxy.session = None
             await app.state.http.close()
             shutdown_telemetry()
 
+    # FastAPI's native telemetry off: OpenTelemetry's FastAPI instrumentation below makes the server span, and
+    # the two would otherwise both look at every request (FastAPI stands down per request when it finds OTel's
+    # middleware, after walking the stack to find it).
     app = FastAPI(title="政务服务平台网关 zwfw gateway", lifespan=lifespan, openapi_url=None, docs_url=None,
-                  redoc_url=None)
+                  redoc_url=None, telemetry={"tracing": False, "metrics": False, "logs": False})
     app.state.settings = platform
     install_problem_handlers(app)
-
-    @app.middleware("http")
-    async def request_id(request: Request, call_next: Any) -> Response:
-        rid = request.headers.get(REQUEST_ID) or uuid.uuid4().hex
-        request.state.request_id = rid
-        response: Response = await call_next(request)
-        response.headers[REQUEST_ID] = rid
-        span = trace.get_current_span().get_span_context()
-        if span.is_valid:  # lets support staff find the whole journey of a request in the trace viewer
-            response.headers[TRACE_ID] = format(span.trace_id, "032x")
-        return response
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:
@@ -76,34 +77,25 @@ def create_app() -> FastAPI:
     async def docs() -> HTMLResponse:
         return get_swagger_ui_html(openapi_url="/openapi.json", title="政务服务平台 API")
 
-    @app.api_route("/api/{path:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"], include_in_schema=False)
-    async def proxy(request: Request, path: str) -> Response:
-        route = match(request.url.path)
-        if route is None:
-            return problem_response(404, "not-found", "请求的资源不存在", request.url.path)
-        principal = principal_from_authorization(request.headers.get("authorization"), settings.dev_token_secret)
-        if principal is None:
-            if request.method not in route.public_methods:
-                raise Problem(401, "unauthenticated", "请先登录：缺少 Bearer 令牌")
-            principal = PUBLIC
-        declared = request.headers.get("content-length") or "0"
-        if not declared.isdigit():
-            raise Problem(400, "bad-content-length", "Content-Length 头不是有效的数字")
-        limit = (settings.upload_max_body_bytes if (request.method, request.url.path) in UPLOAD_PATHS
-                 else settings.max_body_bytes)
-        if int(declared) > limit:
-            raise Problem(413, "body-too-large", f"请求体超过 {limit} 字节")
-        body = await request.body()
-        if len(body) > limit:
-            raise Problem(413, "body-too-large", f"请求体超过 {limit} 字节")
-        extra = {
-            PRINCIPAL_HEADER: sign_principal(principal, platform.zwfw_internal_secret),
-            REQUEST_ID: request.state.request_id,
-        }
-        return await forward(request.app.state.http, request, backends[route.backend], route.backend, body, extra)
+    # A plain ASGI endpoint (see gateway.proxy); starlette's Route passes every method to it, it refuses others.
+    app.router.routes.append(Route("/api/{path:path}", endpoint=proxy, include_in_schema=False))
 
-    instrument_app(app)
+    # The server span per request, as services.common.telemetry.instrument_app makes it, without the internal
+    # "http send" / "http receive" spans per ASGI message (three more spans per proxied request, no information
+    # the server span does not already carry).
+    FastAPIInstrumentor.instrument_app(app, excluded_urls="healthz,readyz", exclude_spans=["receive", "send"])
+    _outermost(app, RequestIdMiddleware)
     return app
+
+
+def _outermost(app: FastAPI, middleware: Any) -> None:
+    """Wraps the built stack (OTel's middleware included), so even starlette's 500 carries the request id."""
+    build = app.build_middleware_stack
+
+    def build_middleware_stack() -> Any:
+        return middleware(build())
+
+    app.build_middleware_stack = build_middleware_stack  # type: ignore[method-assign]
 
 
 app = create_app()

@@ -1,0 +1,159 @@
+"""The proxy path as a plain ASGI endpoint behind a pure ASGI request-id middleware: what reaches the backend,
+what comes back, and that every answer, errors included, carries the request id and the trace id."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from aiohttp import web
+from fastapi.testclient import TestClient
+
+from gateway.auth import issue_dev_token
+from gateway.config import DEV_TOKEN_SECRET
+from services.common.principal import PRINCIPAL_HEADER, Principal, PrincipalKind, Role, verify_principal
+from services.common.settings import PlatformSettings
+
+CLERK = Principal(kind=PrincipalKind.staff, subject="u-clerk", role=Role.window_clerk, region_code="320102000000")
+AUTH = {"Authorization": f"Bearer {issue_dev_token(CLERK, DEV_TOKEN_SECRET)}"}
+TRACEPARENT = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture
+def backend() -> Iterator[tuple[str, list[dict[str, Any]]]]:
+    """An aiohttp backend that records what it received and answers 201 with a JSON body."""
+    seen: list[dict[str, Any]] = []
+
+    async def handle(request: web.Request) -> web.Response:
+        seen.append({"method": request.method, "path": request.path, "query": request.query_string,
+                     "headers": [(k, v) for k, v in request.headers.items()], "body": await request.read()})
+        return web.Response(status=201, body=json.dumps({"ok": True}).encode(), content_type="application/json",
+                            headers={"X-Backend": "yes", "X-Request-Id": "from-backend"})
+
+    port = _free_port()
+    loop = asyncio.new_event_loop()
+    ready = threading.Event()
+    runner_box: list[web.AppRunner] = []
+
+    async def start() -> None:
+        app = web.Application()
+        app.router.add_route("*", "/{tail:.*}", handle)
+        runner = web.AppRunner(app)
+        await runner.setup()
+        await web.TCPSite(runner, "127.0.0.1", port).start()
+        runner_box.append(runner)
+        ready.set()
+
+    thread = threading.Thread(target=lambda: (loop.run_until_complete(start()), loop.run_forever()), daemon=True)
+    thread.start()
+    assert ready.wait(10)
+    try:
+        yield f"http://127.0.0.1:{port}", seen
+    finally:
+        asyncio.run_coroutine_threadsafe(runner_box[0].cleanup(), loop).result(10)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(10)
+
+
+@pytest.fixture
+def gateway(monkeypatch: pytest.MonkeyPatch, backend: tuple[str, list[dict[str, Any]]]) -> Iterator[TestClient]:
+    monkeypatch.setenv("GATEWAY_ACCEPTANCE_URL", backend[0])
+    monkeypatch.setenv("GATEWAY_APPROVAL_URL", f"http://127.0.0.1:{_free_port()}")  # nobody listens
+    monkeypatch.setenv("GATEWAY_MAX_BODY_BYTES", "1000")
+    from gateway.main import create_app
+
+    with TestClient(create_app(), raise_server_exceptions=False) as client:
+        yield client
+
+
+def _header(headers: list[tuple[str, str]], name: str) -> list[str]:
+    return [v for k, v in headers if k.lower() == name.lower()]
+
+
+def test_a_proxied_request_reaches_the_backend_with_what_it_needs(
+    gateway: TestClient, backend: tuple[str, list[dict[str, Any]]],
+) -> None:
+    headers = AUTH | {"X-Request-Id": "rid-1", "X-Forwarded-For": "10.0.0.9", "traceparent": TRACEPARENT,
+                      "X-Zwfw-Principal": "forged", "Content-Type": "application/json"}
+    resp = gateway.post("/api/v1/applications?x=1&y=%E4%B8%AD", content=b'{"a": 1}', headers=headers)
+
+    assert resp.status_code == 201 and resp.json() == {"ok": True}
+    assert resp.headers["content-type"] == "application/json"
+    assert resp.headers["x-backend"] == "yes"
+    assert resp.headers.get_list("x-request-id") == ["rid-1"]  # the gateway's, not the backend's
+    assert resp.headers["x-trace-id"] == "0af7651916cd43dd8448eb211c80319c"
+    assert int(resp.headers["content-length"]) == len(resp.content)
+
+    (got,) = backend[1]
+    assert got["method"] == "POST" and got["path"] == "/api/v1/applications"
+    assert got["query"] == "x=1&y=中" and got["body"] == b'{"a": 1}'
+    sent = got["headers"]
+    assert _header(sent, "X-Request-Id") == ["rid-1"]
+    assert _header(sent, "X-Forwarded-For") == ["10.0.0.9, testclient"]
+    assert _header(sent, "Authorization") == []
+    (signed,) = _header(sent, PRINCIPAL_HEADER)
+    assert verify_principal(signed, PlatformSettings().zwfw_internal_secret) == CLERK
+    (traceparent,) = _header(sent, "traceparent")
+    assert traceparent.split("-")[1] == "0af7651916cd43dd8448eb211c80319c"  # the same trace, a new parent span
+    assert _header(sent, "Content-Type") == ["application/json"]
+
+
+def test_a_request_without_an_id_gets_one(gateway: TestClient) -> None:
+    resp = gateway.post("/api/v1/applications", content=b"{}", headers=AUTH)
+    assert resp.status_code == 201 and len(resp.headers["x-request-id"]) == 32
+    assert len(resp.headers["x-trace-id"]) == 32
+
+
+@pytest.mark.parametrize(("method", "path", "kwargs", "status", "slug"), [
+    ("POST", "/api/v1/applications", {"content": b"x" * 1001, "headers": AUTH}, 413, "body-too-large"),
+    ("POST", "/api/v1/applications", {"content": b"{}"}, 401, "unauthenticated"),
+    ("POST", "/api/v1/applications", {"headers": {"Authorization": "Bearer nope"}}, 401, "invalid-token"),
+    ("GET", "/api/v1/nowhere", {"headers": AUTH}, 404, "not-found"),
+    ("OPTIONS", "/api/v1/applications", {"headers": AUTH}, 405, "method-not-allowed"),
+    ("GET", "/api/v1/approval/tasks", {"headers": AUTH}, 503, "backend-unavailable"),
+])
+def test_every_problem_carries_the_request_id(
+    gateway: TestClient, method: str, path: str, kwargs: dict[str, Any], status: int, slug: str,
+) -> None:
+    headers = {"X-Request-Id": "rid-err"} | kwargs.pop("headers", {})
+    resp = gateway.request(method, path, headers=headers, **kwargs)
+    assert resp.status_code == status, resp.text
+    assert resp.headers["content-type"] == "application/problem+json"
+    assert resp.json()["type"].endswith("/" + slug) and resp.json()["instance"] == path
+    assert resp.headers["x-request-id"] == "rid-err" and len(resp.headers["x-trace-id"]) == 32
+    if status == 503:
+        assert resp.headers["retry-after"] == "5"
+    if status == 405:
+        assert resp.headers["allow"] == "DELETE, GET, PATCH, POST, PUT"
+
+
+def test_a_chunked_body_over_the_limit_is_refused(gateway: TestClient) -> None:
+    def chunks() -> Iterator[bytes]:
+        for _ in range(5):
+            yield b"x" * 300
+
+    resp = gateway.post("/api/v1/applications", content=chunks(), headers=AUTH)
+    assert resp.status_code == 413 and resp.headers["x-request-id"]
+
+
+def test_an_unexpected_error_still_carries_the_request_id(
+    gateway: TestClient, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def broken(path: str) -> None:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr("gateway.proxy.match", broken)
+    resp = gateway.get("/api/v1/applications", headers=AUTH | {"X-Request-Id": "rid-500"})
+    assert resp.status_code == 500 and resp.headers["x-request-id"] == "rid-500"
+    assert "boom" not in resp.text
