@@ -13,11 +13,11 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from starlette.routing import Route
 
+from gateway.auth import Authenticator
 from gateway.config import GatewaySettings
 from gateway.middleware import REQUEST_ID, TRACE_ID, RequestIdMiddleware
 from gateway.openapi import OpenApiAggregator
 from gateway.proxy import ProxyEndpoint
-from services.common.principal import Principal, sign_principal
 from services.common.problems import install_problem_handlers
 from services.common.settings import PlatformSettings
 from services.common.telemetry import setup_telemetry, shutdown_telemetry
@@ -34,12 +34,8 @@ def create_app() -> FastAPI:
     setup_telemetry("zwfw-gateway")
     backends = settings.backends()
     aggregator = OpenApiAggregator(backends)
-    internal_secret = platform.zwfw_internal_secret
-
-    def sign(principal: Principal) -> str:
-        return sign_principal(principal, internal_secret)
-
-    proxy = ProxyEndpoint(backends=backends, token_secret=settings.dev_token_secret, sign=sign,
+    auth = Authenticator(settings.dev_token_secret, platform.zwfw_internal_secret)
+    proxy = ProxyEndpoint(backends=backends, auth=auth,
                           max_body_bytes=settings.max_body_bytes,
                           upload_max_body_bytes=settings.upload_max_body_bytes, upload_paths=UPLOAD_PATHS)
 

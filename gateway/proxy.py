@@ -11,7 +11,7 @@ messages directly: the body once, the headers once.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
@@ -19,10 +19,10 @@ from starlette.exceptions import HTTPException
 from starlette.responses import StreamingResponse
 from starlette.types import Receive, Scope, Send
 
-from gateway.auth import PUBLIC, principal_from_authorization
+from gateway.auth import Authenticator
 from gateway.middleware import REQUEST_ID, REQUEST_ID_SCOPE_KEY
 from gateway.routes import match
-from services.common.principal import PRINCIPAL_HEADER, Principal
+from services.common.principal import PRINCIPAL_HEADER
 from services.common.problems import Problem, problem_response
 
 # Hop-by-hop headers (RFC 9110 §7.6.1) and those the gateway sets itself are not forwarded.
@@ -75,11 +75,10 @@ class ProxyEndpoint:
     a method outside METHODS raises starlette's 405 for the app's handler, as the FastAPI route did.
     """
 
-    def __init__(self, *, backends: dict[str, str], token_secret: str, sign: Callable[[Principal], str],
+    def __init__(self, *, backends: dict[str, str], auth: Authenticator,
                  max_body_bytes: int, upload_max_body_bytes: int, upload_paths: frozenset[tuple[str, str]]) -> None:
         self.backends = {name: url.rstrip("/") for name, url in backends.items()}
-        self.token_secret = token_secret
-        self.sign = sign
+        self.auth = auth
         self.max_body_bytes = max_body_bytes
         self.upload_max_body_bytes = upload_max_body_bytes
         self.upload_paths = upload_paths
@@ -119,11 +118,11 @@ class ProxyEndpoint:
                     prior_xff = value
                 continue
             headers[name] = value
-        principal = principal_from_authorization(authorization, self.token_secret)
-        if principal is None:
+        caller = self.auth.authenticate(authorization)
+        if caller is None:
             if method not in route.public_methods:
                 raise Problem(401, "unauthenticated", "请先登录：缺少 Bearer 令牌")
-            principal = PUBLIC
+            caller = self.auth.public()
         declared = content_length or "0"
         if not declared.isdigit():
             raise Problem(400, "bad-content-length", "Content-Length 头不是有效的数字")
@@ -139,7 +138,7 @@ class ProxyEndpoint:
         client = scope.get("client")
         client_host = client[0] if client else "unknown"
         headers["x-forwarded-for"] = f"{prior_xff}, {client_host}" if prior_xff else client_host
-        headers[PRINCIPAL_HEADER] = self.sign(principal)
+        headers[PRINCIPAL_HEADER] = caller[1]
         headers[REQUEST_ID] = scope[REQUEST_ID_SCOPE_KEY]
         url = self.backends[route.backend] + path
         query = scope.get("query_string", b"").decode("latin-1").partition("#")[0]
