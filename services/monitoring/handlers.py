@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import Table, bindparam, insert, select, text, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -63,6 +63,37 @@ _DAY_UNITS = (LimitUnit.working_days, LimitUnit.calendar_days)
 _FUTURE_TOLERANCE = timedelta(minutes=5)
 
 AnomalyDetector = Callable[..., list[Any]]  # (events, subject, calendar, now, *, fees) → anomalies
+
+
+def _insert_ignoring_sql(table: Table, columns: list[str], key: str) -> Any:
+    """INSERT … ON CONFLICT (key) DO NOTHING as text, the same on SQLite (3.24+) and PostgreSQL: the dialects'
+    on_conflict constructs are not cacheable, so SQLAlchemy compiled one afresh for every batch. Each parameter
+    keeps its column's type (JSON, UtcDateTime), so values are bound as through the table."""
+    sql = (f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({', '.join(f':{c}' for c in columns)}) "
+           f"ON CONFLICT ({key}) DO NOTHING")
+    return text(sql).bindparams(*(bindparam(c, type_=table.c[c].type) for c in columns))
+
+
+# The statements of every batch, built once with named (and expanding) parameters: SQLAlchemy then finds each
+# compiled statement by a constant key instead of building and walking a new statement per batch.
+_LOG_EVENTS = _insert_ignoring_sql(subject_event, ["event_id", "subject_type", "subject_no", "event_type",
+                                                   "occurred_at", "recorded_at", "payload"], "event_id")
+_LOG_RATINGS = _insert_ignoring_sql(rating, ["rating_no", "case_no", "region_code", "level", "submitted_at"],
+                                    "rating_no")
+_SUBJECT_EVENTS = (select(subject_event).where(subject_event.c.subject_no.in_(bindparam("subject_nos", expanding=True)))
+                   .order_by(subject_event.c.id))
+# FOR UPDATE (PostgreSQL; SQLite's BEGIN IMMEDIATE already serialises writers): a timer firing for one of these
+# clocks waits for the rebuild, then reads the moved instants, not the stale ones.
+_CLOCK_STATES = (select(supervision_clock.c.clock_id, supervision_clock.c.state)
+                 .where(supervision_clock.c.subject_no.in_(bindparam("subject_nos", expanding=True))).with_for_update())
+_CLAIMED_LEVELS = select(alert.c.clock_id, alert.c.level).where(
+    alert.c.subject_no.in_(bindparam("subject_nos", expanding=True)), alert.c.clock_id.is_not(None))
+_INSERT_CLOCKS = insert(supervision_clock)
+# The SET columns come from the parameters; the WHERE's parameter is named apart from every column.
+_UPDATE_CLOCKS = update(supervision_clock).where(supervision_clock.c.clock_id == bindparam("target_clock_id"))
+_CLOSE_ALERTS = (update(alert)
+                 .where(alert.c.clock_id.in_(bindparam("clock_ids", expanding=True)), alert.c.status == "open")
+                 .values(status="closed"))
 
 
 @dataclass
@@ -151,9 +182,9 @@ def flush(session: Session, ctx: Supervision, now: datetime | None = None) -> No
     prior = {no: cached[(kind, no)] if (kind, no) in cached
              else _recorded([r for r in rows[no] if r.subject_type == kind])
              for no, kind in batch.dirty.items()}
-    session.execute(_insert_ignoring(session, subject_event, ["event_id"]), batch.events)
+    session.execute(_LOG_EVENTS, batch.events)
     if batch.ratings:
-        session.execute(_insert_ignoring(session, rating, ["rating_no"]), batch.ratings)
+        session.execute(_LOG_RATINGS, batch.ratings)
     recompute_subjects(session, ctx, batch.dirty, now, prior=prior, fresh=batch.fresh)
 
 
@@ -183,8 +214,7 @@ def load_events(session: Session, subject_nos: list[str]) -> dict[str, list[Any]
     found: dict[str, list[Any]] = {no: [] for no in subject_nos}
     for i in range(0, len(subject_nos), 500):
         chunk = subject_nos[i:i + 500]
-        for row in session.execute(select(subject_event).where(subject_event.c.subject_no.in_(chunk))
-                                   .order_by(subject_event.c.id)):
+        for row in session.execute(_SUBJECT_EVENTS, {"subject_nos": chunk}):
             found[row.subject_no].append(row)
     return found
 
@@ -218,16 +248,12 @@ def recompute_subjects(session: Session, ctx: Supervision, subjects: dict[str, s
     claimed: dict[str, set[str]] = {}
     for i in range(0, len(subject_nos), 500):
         chunk = subject_nos[i:i + 500]
-        # FOR UPDATE (PostgreSQL; SQLite's BEGIN IMMEDIATE already serialises writers): a timer firing for
-        # one of these clocks waits for this rebuild, then reads the moved instants, not the stale ones.
-        for row in session.execute(select(supervision_clock.c.clock_id, supervision_clock.c.state)
-                                   .where(supervision_clock.c.subject_no.in_(chunk)).with_for_update()):
+        for row in session.execute(_CLOCK_STATES, {"subject_nos": chunk}):  # FOR UPDATE: see the statement
             known[row.clock_id] = row.state
-        for row in session.execute(select(alert.c.clock_id, alert.c.level)
-                                   .where(alert.c.subject_no.in_(chunk), alert.c.clock_id.is_not(None))):
+        for row in session.execute(_CLAIMED_LEVELS, {"subject_nos": chunk}):
             claimed.setdefault(row.clock_id, set()).add(row.level)
     inserts: list[dict[str, Any]] = []
-    updates: list[dict[str, Any]] = []
+    updates: list[tuple[str, dict[str, Any]]] = []
     closed: list[tuple[Clock, dict[str, Any]]] = []
     raised: list[dict[str, Any]] = []
     for subject_no, subject_type in subjects.items():
@@ -249,7 +275,10 @@ def recompute_subjects(session: Session, ctx: Supervision, subjects: dict[str, s
             continue
         for clock, values in rows:
             before = known.get(clock.clock_id)
-            (inserts if before is None else updates).append({"clock_id": clock.clock_id, **values})
+            if before is None:
+                inserts.append({"clock_id": clock.clock_id, **values})
+            else:
+                updates.append((clock.clock_id, values))
             after_commit(session).timers[clock.clock_id] = (
                 int(values["next_timer_at"].timestamp() * 1000) if values["next_timer_at"] is not None else None)
             if clock.state is ClockState.closed and before != ClockState.closed.value:
@@ -261,13 +290,10 @@ def recompute_subjects(session: Session, ctx: Supervision, subjects: dict[str, s
     _closed(session, ctx, closed)
     _raise_many(session, ctx, raised, now)
     if inserts:
-        session.execute(insert(supervision_clock), inserts)
+        session.execute(_INSERT_CLOCKS, inserts)
     if updates:
-        columns = {k: bindparam(f"v_{k}") for k in updates[0] if k != "clock_id"}
-        session.execute(
-            update(supervision_clock).where(supervision_clock.c.clock_id == bindparam("v_clock_id")).values(columns),
-            [{f"v_{k}": v for k, v in row.items()} for row in updates],
-        )
+        session.execute(_UPDATE_CLOCKS, [{"target_clock_id": clock_id, **values}
+                                         for clock_id, values in updates])
 
 
 def _fee_standards(events: list[Recorded]) -> dict[str, int | None]:
@@ -306,8 +332,7 @@ def _closed(session: Session, ctx: Supervision, closed: list[tuple[Clock, dict[s
         return
     ids = [clock.clock_id for clock, _ in closed]
     for i in range(0, len(ids), 500):
-        session.execute(update(alert).where(alert.c.clock_id.in_(ids[i:i + 500]), alert.c.status == "open")
-                        .values(status="closed"))
+        session.execute(_CLOSE_ALERTS, {"clock_ids": ids[i:i + 500]})
     ctx.outbox.emit_many(session, [
         ClockClosed(occurred_at=clock.ended_at or values["updated_at"], subject_no=clock.subject_no,
                     clock_id=clock.clock_id, verdict=values["verdict"] or "",
