@@ -7,6 +7,7 @@ measured on this machine it is about four times faster than the async engine ove
 
 from __future__ import annotations
 
+import threading
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -15,10 +16,26 @@ import orjson
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import DateTime, Dialect, Engine, MetaData, create_engine, event
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import sessionmaker
 from sqlalchemy.types import TypeDecorator
 
 READ_ONLY = "zwfw_read_only"
+# SQLite has one writer at a time. Writers of one process (request threads, consumers, the relay) queue on a
+# lock of this process before BEGIN IMMEDIATE, and the next one starts the moment the last one returns its
+# connection. Left to SQLite, a waiting writer polls in sleeps growing to 100 ms (its busy handler), and
+# under a steady 200 submissions/s an unlucky request slept for seconds (docs/decisions.md 33). SQLite's
+# own locking still orders this process against others (migrations, tools, a second process).
+_WRITER_LOCKS: dict[str, threading.Lock] = {}
+_WRITER_LOCKS_GUARD = threading.Lock()
+_HOLDS_WRITER_LOCK = "zwfw_holds_writer_lock"
+WRITER_LOCK_TIMEOUT_SECONDS = 30.0  # as busy_timeout: a writer that never finishes fails the others, not hangs
+
+
+def _writer_lock(path: str) -> threading.Lock:
+    key = str(Path(path).resolve())
+    with _WRITER_LOCKS_GUARD:
+        return _WRITER_LOCKS.setdefault(key, threading.Lock())
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -73,6 +90,8 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, **kwargs)
+        # An in-memory database is private to its connection: nothing to queue for.
+        writer_lock = _writer_lock(path) if path and path != ":memory:" else None
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -89,7 +108,32 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         @event.listens_for(engine, "begin")
         def _begin(conn: Any) -> None:
             # Readers take no write lock (WAL lets them run beside the writer); writers queue up front.
-            conn.exec_driver_sql("BEGIN" if conn.get_execution_options().get(READ_ONLY) else "BEGIN IMMEDIATE")
+            if conn.get_execution_options().get(READ_ONLY) or writer_lock is None:
+                conn.exec_driver_sql("BEGIN" if conn.get_execution_options().get(READ_ONLY) else "BEGIN IMMEDIATE")
+                return
+            info = conn.connection.info  # the pooled connection's, kept until it is returned to the pool
+            if not info.get(_HOLDS_WRITER_LOCK):
+                if not writer_lock.acquire(timeout=WRITER_LOCK_TIMEOUT_SECONDS):  # read at call time (tests)
+                    raise OperationalError("BEGIN IMMEDIATE", None, Exception("database is locked (writer queue)"))
+                info[_HOLDS_WRITER_LOCK] = True
+            try:
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
+            except BaseException:
+                _release(info)
+                raise
+
+        def _release(info: dict[str, Any]) -> None:
+            if info.pop(_HOLDS_WRITER_LOCK, False) and writer_lock is not None:
+                writer_lock.release()
+
+        # Returned to the pool after its commit or rollback, or thrown away: the next writer may begin.
+        @event.listens_for(engine, "checkin")
+        def _checkin(_dbapi_connection: Any, record: Any) -> None:
+            _release(record.info)
+
+        @event.listens_for(engine, "invalidate")
+        def _invalidate(_dbapi_connection: Any, record: Any, _exception: Any) -> None:
+            _release(record.info)
 
         return engine
     return create_engine(url, pool_pre_ping=True, **kwargs)

@@ -30,7 +30,7 @@ from services.acceptance.domain.outcomes import Correction, Deferral, Outcome, R
 from services.common import idempotency
 from services.common.contracts.payloads import Applicant
 from services.common.principal import CurrentPrincipal, Principal, Role, require_role
-from services.common.runtime import Runtime, get_runtime
+from services.common.runtime import Runtime, get_runtime, run_write
 from services.common.workdays import SHANGHAI
 
 router = APIRouter(prefix="/api/v1/applications", tags=["acceptance 受理"])
@@ -128,7 +128,7 @@ async def _run_once(
                 idempotency.complete(session, idempotency_key, principal.subject, key, response)
             return response, False
 
-    response, replayed = await asyncio.to_thread(unit_of_work)
+    response, replayed = await run_write(runtime, unit_of_work)
     if key is not None:
         await _clean_expired_keys(runtime, retention)
     headers = dict(response.headers)
