@@ -234,11 +234,7 @@ def _visible_file(session: Session, principal: Principal, sha256: str) -> dict[s
     return None if name is None else dict(row) | {"name": name}
 
 
-@material_router.get("/{sha256}", response_model=MaterialFileInfo, summary="A material file's metadata")
-async def file_info(sha256: Annotated[str, Path(pattern=SHA256)], principal: CurrentPrincipal,
-                    runtime: RuntimeDep) -> MaterialFileInfo:
-    require_role(principal, *_READERS)
-
+async def _require_visible(runtime: Runtime, principal: Principal, sha256: str) -> dict[str, Any]:
     def read() -> dict[str, Any] | None:
         with runtime.read_session() as session:
             return _visible_file(session, principal, sha256)
@@ -247,6 +243,14 @@ async def file_info(sha256: Annotated[str, Path(pattern=SHA256)], principal: Cur
     if found is None:
         # Also when it exists but only other regions uploaded it: its existence is not theirs to learn.
         raise Problem(404, "file-not-found", "材料文件不存在，或不在本区域范围内")
+    return found
+
+
+@material_router.get("/{sha256}", response_model=MaterialFileInfo, summary="A material file's metadata")
+async def file_info(sha256: Annotated[str, Path(pattern=SHA256)], principal: CurrentPrincipal,
+                    runtime: RuntimeDep) -> MaterialFileInfo:
+    require_role(principal, *_READERS)
+    found = await _require_visible(runtime, principal, sha256)
     return MaterialFileInfo(**{k: found[k] for k in ("sha256", "size", "media_type", "name", "uploaded_at")})
 
 
@@ -269,14 +273,9 @@ async def file_content(sha256: Annotated[str, Path(pattern=SHA256)], principal: 
                        runtime: RuntimeDep) -> FileResponse:
     # The approver reviewing the case reads the scans the window received (审查 is of the materials).
     require_role(principal, *_READERS)
-
-    def read() -> dict[str, Any] | None:
-        with runtime.read_session() as session:
-            return _visible_file(session, principal, sha256)
-
-    found = await asyncio.to_thread(read)
+    found = await _require_visible(runtime, principal, sha256)
     path = _file_store(runtime).path_for(sha256)
-    if found is None or not path.is_file():
+    if not path.is_file():
         raise Problem(404, "file-not-found", "材料文件不存在，或不在本区域范围内")
     # Starlette writes the name as RFC 6266 filename* when it is not ASCII (names are Chinese as a rule).
     return FileResponse(path, media_type=found["media_type"], filename=found["name"],
