@@ -472,6 +472,7 @@ def accept(session: Session, outbox: Outbox, calendar: WorkingDayCalendar, item:
         clerk=clerk, receipt_no=record["document_no"], process=item.process, publish_results=item.publish_results,
         fee_charged=item.fee_charged, deferred_materials=[d["name"] for d in deferred],
         deferred_due_date=record.get("deferred_due_date"), imported=imported, deemed=deemed,
+        process_bpmn=item.process_bpmn,
     ))
     if outcome is Outcome.completed:
         outbox.emit(session, CaseCompleted(

@@ -17,6 +17,7 @@ from services.common.principal import Principal, region_prefix
 from services.common.problems import Problem
 from services.disclosure.adapters import search_index
 from services.disclosure.adapters.tables import case_summary, item_version, public_result
+from services.disclosure.domain.bpmn import render_bpmn
 from services.disclosure.domain.catalogue import (
     CatalogueError,
     CatalogueItem,
@@ -159,7 +160,10 @@ def publish_item(session: Session, outbox: Outbox, principal: Principal, item_co
                                                 reason=retired.retire_reason))
     _save_status(session, published)
     search_index.index_version(session, published)  # same transaction: search never shows a replaced version
+    # The process travels as BPMN too, rendered from this very definition, so approval executes what was
+    # published. (Administrators cannot upload a BPMN of their own yet; the rendered one is the only one.)
     outbox.emit(session, ItemVersionPublished(occurred_at=now, version=published.version,
+                                              process_bpmn=render_bpmn(published.definition, published.version),
                                               **published.definition.model_dump()))
     return _version_out(published, show_account=True)
 

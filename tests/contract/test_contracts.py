@@ -115,3 +115,35 @@ def test_ids_too_wide_for_the_inbox_are_malformed() -> None:
         _check_fits(Envelope(type="zwfw.case.withdrawn.v1", source="/t", subject="c", data={}, id="x" * 65), b"c")
     with pytest.raises(MalformedEvent):
         _check_fits(Envelope(type="zwfw.case.withdrawn.v1", source="/t", subject="c", data={}), b"k" * 201)
+
+
+def test_the_process_as_bpmn_is_optional_and_fits_a_kafka_message() -> None:
+    """Events from before the field read as without BPMN; a large item's BPMN, carried on both the catalogue
+    and the case event, stays far below the 1 MiB a message may have (aiokafka's max_request_size and the
+    broker's message.max.bytes, both left at their defaults)."""
+    from services.common.contracts.catalogue import ItemVersionPublished, ProcessStep
+    from services.disclosure.domain.bpmn import render_bpmn
+    from services.disclosure.domain.catalogue import ItemDefinition
+
+    older = Envelope.wrap(accepted(), source="/test")
+    key, value, headers = older.to_kafka()
+    data = json.loads(value)
+    del data["process_bpmn"]
+    assert parse_payload(Envelope.from_kafka(key, json.dumps(data).encode(), headers)).process_bpmn == ""
+
+    # Ten steps, two of them joint with six departments each: more than any item in the demo catalogue.
+    steps = [ProcessStep(code=f"s{n}", name=f"第{n}环节审查", role="approver",
+                         limit=TimeLimit(value=5, unit=LimitUnit.working_days, note="含现场核查与专家评审"),
+                         departments=[f"玄武区第{k}委办局" for k in range(6)] if n in (3, 7) else [])
+             for n in range(10)]
+    item = ItemDefinition(item_code="320102000000-01-9999", name="大型联合审批事项", item_type="01",
+                          department="玄武区行政审批局", region_code="320102000000", joint=True,
+                          legal_limit=TimeLimit(value=45, unit=LimitUnit.working_days),
+                          promised_limit=TimeLimit(value=20, unit=LimitUnit.working_days), process=steps)
+    bpmn = render_bpmn(item, 1)
+    for payload in (ItemVersionPublished(occurred_at=NOW, version=1, process_bpmn=bpmn, **item.model_dump()),
+                    accepted().model_copy(update={"process": steps, "process_bpmn": bpmn})):
+        key, value, headers = Envelope.wrap(payload, source="/test").to_kafka()
+        size = len(key) + len(value) + sum(len(k) + len(v) for k, v in headers)
+        assert size < 100_000, size
+        assert parse_payload(Envelope.from_kafka(key, value, headers)).process_bpmn == bpmn

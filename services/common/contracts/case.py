@@ -83,6 +83,9 @@ class CaseAccepted(_CaseEvent):
     process: list[ProcessStep] = Field(default_factory=list, description="the pinned version's steps")
     publish_results: bool = False  # 办件结果公示 as the pinned version says
     fee_charged: bool = False  # the pinned version charges a fee (行政许可法 Art. 58: free unless a law says so)
+    process_bpmn: str = Field(default="", description=(
+        "the pinned version's process as BPMN 2.0 XML (the exchange format), which approval executes; "
+        "empty from versions published before it"))
 
 
 class MissingMaterial(BaseModel):

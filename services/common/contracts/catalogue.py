@@ -121,6 +121,9 @@ class ItemVersionPublished(EventPayload):
     publish_results: bool = True  # 办件结果公示
     fee_charged: bool = False
     elements: ItemElements = Field(default_factory=ItemElements)  # the rest of the guide (办事指南)
+    process_bpmn: str = Field(default="", description=(
+        "this version's process as BPMN 2.0 XML (the exchange format), which approval executes; "
+        "empty from versions published before it"))
 
 
 class ItemVersionRetired(EventPayload):

@@ -1,4 +1,4 @@
-"""An item's process as BPMN 2.0 XML (the exchange format for processes), and back.
+"""An item's process as BPMN 2.0 XML (the exchange format for processes).
 
 Modelling tools (bpmn.io, Camunda Modeler, Flowable) and the approval service read one standard format
 instead of our JSON. The mapping from the catalogue's `ProcessStep`s is fixed and reversible, so
@@ -23,32 +23,29 @@ code travels in `zwfw:stepCode`. The request for supplements (补正) is not a p
 step's task and resumes the same task, so it is no sequence flow. Every flow node has a `BPMNShape` and
 every sequence flow a `BPMNEdge`, laid out left to right, so a modeler opens the file with a diagram.
 
-The parser follows the sequence flows from the start event rather than reading ids, so a diagram edited in
-a modeler still reads: a task without `zwfw:stepCode` takes its id as code, the role falls back to
-`flowable:candidateGroups`, a department task without `zwfw:department` gives its name.
+Reading the format back (`parse_bpmn`, `user_tasks`) lives in `services.common.contracts.bpmn`, because
+approval reads the same documents to execute them; only writing is disclosure's.
 """
 
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-from pydantic import ValidationError
-
-from services.common.contracts.catalogue import ProcessStep
-from services.common.contracts.payloads import LimitUnit, TimeLimit
+from services.common.contracts.bpmn import (
+    BPMN_NS,
+    BPMNDI_NS,
+    CAMUNDA_NS,
+    DC_NS,
+    DI_NS,
+    FORMAT_VERSION,
+    TARGET_NS,
+    XSI_NS,
+    ZWFW_NS,
+)
+from services.common.contracts.bpmn import q as _q
+from services.common.contracts.payloads import TimeLimit
 from services.disclosure.domain.catalogue import ItemDefinition, describe_limit
-
-BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
-BPMNDI_NS = "http://www.omg.org/spec/BPMN/20100524/DI"
-DC_NS = "http://www.omg.org/spec/DD/20100524/DC"
-DI_NS = "http://www.omg.org/spec/DD/20100524/DI"
-XSI_NS = "http://www.w3.org/2001/XMLSchema-instance"
-CAMUNDA_NS = "http://camunda.org/schema/1.0/bpmn"
-FLOWABLE_NS = "http://flowable.org/bpmn"
-ZWFW_NS = "https://zwfw.example.gov.cn/schema/bpmn/1.0"
-TARGET_NS = "https://zwfw.example.gov.cn/bpmn/catalogue"
-FORMAT_VERSION = "1"
 
 _PREFIXES = {"bpmn": BPMN_NS, "bpmndi": BPMNDI_NS, "dc": DC_NS, "di": DI_NS, "xsi": XSI_NS,
              "camunda": CAMUNDA_NS, "zwfw": ZWFW_NS}
@@ -62,24 +59,6 @@ EVENT = 36
 GATEWAY = 50
 H_GAP = 50
 LANE_PITCH = 100
-
-
-def _q(ns: str, name: str) -> str:
-    return f"{{{ns}}}{name}"
-
-
-class BpmnError(ValueError):
-    """A BPMN document that does not describe a catalogue process (missing start, dangling flow …)."""
-
-
-@dataclass
-class BpmnProcess:
-    """What `parse_bpmn` recovers: the item's identity as written, whether it is a 即办件, and its steps."""
-
-    item_code: str
-    name: str
-    case_type: str
-    steps: list[ProcessStep] = field(default_factory=list)
 
 
 @dataclass
@@ -161,7 +140,8 @@ def render_bpmn(definition: ItemDefinition, version: int | None = None) -> str:
         "exporterVersion": FORMAT_VERSION, _q(ZWFW_NS, "formatVersion"): FORMAT_VERSION,
     })
     process_id = f"Process_{definition.item_code}"  # item codes are [0-9A-Za-z._-]: a valid XML name after the prefix
-    process_attrs = {"id": process_id, "name": definition.name, "isExecutable": "false",
+    # Executable: approval runs this very document (SpiffWorkflow), and engines skip non-executable processes.
+    process_attrs = {"id": process_id, "name": definition.name, "isExecutable": "true",
                      _q(ZWFW_NS, "itemCode"): definition.item_code, _q(ZWFW_NS, "caseType"): definition.case_type}
     if version is not None:
         process_attrs[_q(ZWFW_NS, "version")] = str(version)
@@ -254,114 +234,3 @@ def render_bpmn(definition: ItemDefinition, version: int | None = None) -> str:
 
 def _num(v: float) -> str:
     return str(int(v)) if float(v).is_integer() else f"{v:.1f}"
-
-
-# ---- reading ------------------------------------------------------------------------------------------
-
-_FLOW_NODES = {"startEvent", "endEvent", "userTask", "task", "manualTask", "serviceTask",
-               "parallelGateway", "exclusiveGateway", "inclusiveGateway"}
-_TASKS = {"userTask", "task", "manualTask", "serviceTask"}
-
-
-def _local(tag: str) -> str:
-    return tag.rsplit("}", 1)[-1]
-
-
-def _role(element: ET.Element) -> str:
-    return (element.get(_q(CAMUNDA_NS, "candidateGroups")) or element.get(_q(FLOWABLE_NS, "candidateGroups"))
-            or element.get(_q(ZWFW_NS, "role")) or "").strip()
-
-
-def _limit(element: ET.Element) -> TimeLimit | None:
-    found = element.find(f"{_q(BPMN_NS, 'extensionElements')}/{_q(ZWFW_NS, 'limit')}")
-    if found is None:
-        return None
-    try:
-        return TimeLimit(value=int(found.get("value", "")), unit=LimitUnit(found.get("unit", "")),
-                         note=found.get("note", ""))
-    except (ValueError, ValidationError) as exc:
-        raise BpmnError(f"{element.get('id')}：时限（zwfw:limit）无效：{exc}") from exc
-
-
-def parse_bpmn(document: str | bytes) -> BpmnProcess:
-    """The catalogue process a BPMN document describes, following its sequence flows from the start."""
-    try:
-        root = ET.fromstring(document)
-    except ET.ParseError as exc:
-        raise BpmnError(f"不是有效的 XML：{exc}") from exc
-    process = root.find(_q(BPMN_NS, "process"))
-    if root.tag != _q(BPMN_NS, "definitions") or process is None:
-        raise BpmnError("不是 BPMN 2.0 文档：缺少 bpmn:definitions/bpmn:process")
-    nodes = {el.get("id", ""): el for el in process if _local(el.tag) in _FLOW_NODES}
-    outgoing: dict[str, list[str]] = {}
-    for flow in process.iter(_q(BPMN_NS, "sequenceFlow")):
-        source, target = flow.get("sourceRef", ""), flow.get("targetRef", "")
-        if source not in nodes or target not in nodes:
-            raise BpmnError(f"顺序流 {flow.get('id')} 的起点或终点不存在")
-        outgoing.setdefault(source, []).append(target)
-    starts = [i for i, el in nodes.items() if _local(el.tag) == "startEvent"]
-    if len(starts) != 1:
-        raise BpmnError(f"应有且只有一个开始事件，实际 {len(starts)} 个")
-
-    def only_next(node_id: str) -> str:
-        targets = outgoing.get(node_id, [])
-        if len(targets) != 1:
-            raise BpmnError(f"{node_id} 应有且只有一条出口顺序流，实际 {len(targets)} 条")
-        return targets[0]
-
-    steps: list[ProcessStep] = []
-    decided = False
-    seen: set[str] = set()
-    current = only_next(starts[0])
-    while True:
-        if current in seen:
-            raise BpmnError(f"流程在 {current} 处成环，无法还原为顺序环节")
-        seen.add(current)
-        element = nodes[current]
-        kind = _local(element.tag)
-        if kind == "endEvent":
-            break
-        if kind == "exclusiveGateway":
-            decided = True
-            break
-        if kind in _TASKS:
-            if element.get(_q(ZWFW_NS, "kind")) != "accept":
-                steps.append(_step(element, code=element.get(_q(ZWFW_NS, "stepCode")) or current,
-                                   name=element.get("name") or current, departments=[]))
-            current = only_next(current)
-            continue
-        if kind == "parallelGateway":
-            branches = outgoing.get(current, [])
-            if len(branches) < 2:
-                raise BpmnError(f"并行网关 {current} 应至少分出两条并联分支")
-            departments: list[str] = []
-            joins: set[str] = set()
-            for branch in branches:
-                task = nodes[branch]
-                if _local(task.tag) not in _TASKS:
-                    raise BpmnError(f"并行网关 {current} 的分支 {branch} 应为任务")
-                departments.append(task.get(_q(ZWFW_NS, "department")) or task.get("name") or branch)
-                joins.add(only_next(branch))
-            if len(joins) != 1 or _local(nodes[next(iter(joins))].tag) != "parallelGateway":
-                raise BpmnError(f"并行网关 {current} 的分支应汇合到同一个并行网关")
-            first = nodes[branches[0]]
-            source = element if element.get(_q(ZWFW_NS, "stepCode")) else first
-            steps.append(_step(source, code=source.get(_q(ZWFW_NS, "stepCode")) or current,
-                               name=element.get(_q(ZWFW_NS, "stepName")) or first.get("name") or current,
-                               departments=departments, role_from=first))
-            current = only_next(next(iter(joins)))
-            continue
-        raise BpmnError(f"不支持的流程元素 {kind}（{current}）")
-
-    case_type = process.get(_q(ZWFW_NS, "caseType")) or ("2" if decided else "1")
-    return BpmnProcess(item_code=process.get(_q(ZWFW_NS, "itemCode"), ""), name=process.get("name", ""),
-                       case_type=case_type, steps=steps)
-
-
-def _step(element: ET.Element, code: str, name: str, departments: list[str],
-          role_from: ET.Element | None = None) -> ProcessStep:
-    role = _role(element) or (_role(role_from) if role_from is not None else "")
-    limit = _limit(element)
-    if limit is None and role_from is not None:
-        limit = _limit(role_from)
-    return ProcessStep(code=code, name=name, role=role, limit=limit, departments=departments)

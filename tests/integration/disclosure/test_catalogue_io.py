@@ -13,10 +13,10 @@ import pytest
 from fastapi.testclient import TestClient
 from openpyxl import load_workbook
 
+from services.common.contracts.bpmn import BPMN_NS, parse_bpmn
 from services.common.principal import PrincipalKind, Role
 from services.disclosure import catalogue_io
 from services.disclosure.api.schemas import ItemDefinitionIn
-from services.disclosure.domain.bpmn import BPMN_NS, parse_bpmn
 from services.disclosure.domain.flowchart import SVG_NS
 from tests.conftest import principal_headers
 

@@ -8,6 +8,7 @@ import json
 import os
 import time
 import uuid
+import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -18,6 +19,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from fastapi.testclient import TestClient
 
 from services.common.contracts import Envelope, Topic
+from services.common.contracts.bpmn import BPMN_NS, ZWFW_NS, parse_bpmn, user_tasks
 from services.common.contracts.case import CaseAccepted, CaseCompleted, CaseWithdrawn, Channel
 from services.common.contracts.catalogue import ItemVersionPublished, ItemVersionRetired
 from services.common.contracts.payloads import Actor, Applicant, EventPayload, LimitUnit, TimeLimit
@@ -148,7 +150,18 @@ def test_catalogue_and_public_results_flow(service_env: Path) -> None:
         assert (first.item_code, first.version, first.promised_limit.value) == (item_code, 1, 3)
         assert [m.code for m in first.materials] == ["M01", "M02"]
         assert ItemVersionRetired.model_validate(events[1][1]).version == 1
-        assert ItemVersionPublished.model_validate(events[2][1]).version == 2
+        second = ItemVersionPublished.model_validate(events[2][1])
+        assert second.version == 2
+        # Each version carries its process as executable BPMN, which reads back to the same steps.
+        for event in (first, second):
+            assert 'isExecutable="true"' in event.process_bpmn
+            parsed = parse_bpmn(event.process_bpmn)
+            assert parsed.steps == event.process
+            assert (parsed.item_code, parsed.name) == (item_code, event.name)
+            assert ET.fromstring(event.process_bpmn).find(f"{{{BPMN_NS}}}process").get(
+                f"{{{ZWFW_NS}}}version") == str(event.version)
+        assert [(t.step_code, t.order) for t in user_tasks(second.process_bpmn).values() if t.kind == "step"] == [
+            ("review", 0), ("decide", 1)]
 
         # ---- public results: accepted + completed for a natural person ------------------------------------
         limit = TimeLimit(value=3, unit=LimitUnit.working_days)

@@ -1,4 +1,5 @@
-"""The BPMN 2.0 export of an item's process: a well-formed model with its diagram, and the way back to steps."""
+"""The BPMN 2.0 export of an item's process: a well-formed, executable model with its diagram, and the way back
+to steps through the shared reader."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from services.disclosure.domain.bpmn import (
+from services.common.contracts.bpmn import (
     BPMN_NS,
     BPMNDI_NS,
     CAMUNDA_NS,
@@ -19,8 +20,8 @@ from services.disclosure.domain.bpmn import (
     ZWFW_NS,
     BpmnError,
     parse_bpmn,
-    render_bpmn,
 )
+from services.disclosure.domain.bpmn import render_bpmn
 from services.disclosure.domain.catalogue import ItemDefinition
 
 DEMO = Path(__file__).resolve().parents[3] / "services" / "disclosure" / "demo" / "catalogue.json"
@@ -120,6 +121,7 @@ def test_a_joint_item_is_a_process_with_tasks_a_parallel_section_and_a_decision(
     assert process.get("name") == "农村村民住宅建设审批"
     assert process.get(q(ZWFW_NS, "itemCode")) == "320102001000-01-0001"
     assert process.get(q(ZWFW_NS, "version")) == "3"
+    assert process.get("isExecutable") == "true"  # approval runs it
     kinds = Counter(local(n.tag) for n in nodes.values())
     # 受理 + review + three departments + decide; one split and one join; the decision; 准予 and 不予.
     assert kinds == {"startEvent": 1, "userTask": 6, "parallelGateway": 2, "exclusiveGateway": 1, "endEvent": 2}
