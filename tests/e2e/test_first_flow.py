@@ -89,7 +89,16 @@ def run_case_to_completion(gateway: Gateway, code: str) -> str:
     r = gateway.call("POST", f"/api/v1/approval/tasks/{decide['task_id']}/complete", "department-head",
                      json={"opinion": "同意", "decision": "approve"})
     assert r.status_code == 200, r.text
+    serve_and_close(gateway, case_no)
     return str(case_no)
+
+
+def serve_and_close(gateway: Gateway, case_no: str) -> None:
+    """After 准予: 制证, 送达 at the window, 办结 (行政许可法 Art. 44)."""
+    for path, body in (("certificate", None), ("delivery", {"method": "window", "receiver": "张三"}),
+                       ("complete", None)):
+        r = gateway.call("POST", f"/api/v1/approval/cases/{case_no}/{path}", "approver", json=body)
+        assert r.status_code == 200, r.text
 
 
 def test_one_case_through_every_service(gateway: Gateway, spans: SpanCollector) -> None:
@@ -137,6 +146,7 @@ def test_one_case_through_every_service(gateway: Gateway, spans: SpanCollector) 
     r = gateway.call("POST", f"/api/v1/approval/tasks/{decide['task_id']}/complete", "department-head",
                      json={"opinion": "同意", "decision": "approve"})
     assert r.status_code == 200, r.text
+    serve_and_close(gateway, case_no)
 
     closed = eventually(lambda: clock("closed"))
     assert closed["verdict"] == "on_time"

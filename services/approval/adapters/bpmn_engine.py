@@ -16,6 +16,7 @@ and a process with script, service or send tasks, call activities or a DOCTYPE i
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
 import threading
 from collections import OrderedDict
@@ -80,6 +81,8 @@ class _ConditionEngine(PythonScriptEngine):
 
 
 ENGINE = _ConditionEngine()
+# Every task state change is logged at INFO: a line per change per action would drown the service's own log.
+logging.getLogger("spiff").setLevel(logging.WARNING)
 _SERIALIZER = BpmnWorkflowSerializer()
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import JSON, Boolean, Column, Integer, String, Table, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, Column, Integer, String, Table, Text, UniqueConstraint, false
 
 from services.common.db import UtcDateTime, new_metadata
 from services.common.messaging import MessagingTables
@@ -34,7 +34,7 @@ approval_case = Table(
     Column("region_code", String(12), nullable=False, index=True),
     Column("department", String(100), nullable=False),
     Column("applicant_type", String(2), nullable=False),  # GB/T 39046 code only: no personal data here
-    Column("status", String(16), nullable=False),  # in_review / decided / completed / withdrawn
+    Column("status", String(30), nullable=False),  # domain.process.CaseStatus
     # The steps frozen when the case opened, so a late or newer catalogue event cannot reshape it.
     Column("process", JSON, nullable=False),
     Column("process_source", String(16), nullable=False),  # catalogue / default
@@ -43,6 +43,16 @@ approval_case = Table(
     Column("accepted_at", UtcDateTime(), nullable=False),
     Column("opened_at", UtcDateTime(), nullable=False),
     Column("closed_at", UtcDateTime()),
+    # Migration 0002: the BPMN engine's state and the actions around the steps.
+    Column("workflow", Text),  # SpiffWorkflow's serialized state (adapters/bpmn_engine.py)
+    Column("process_bpmn", Text),  # the pinned version's process, as run
+    Column("joint", Boolean, nullable=False, server_default=false()),  # 并联审批: extension is 15 days
+    Column("extension", JSON),  # 延长审批 (once): limit, reason, approved_by, at
+    Column("supplement", JSON),  # 审查中补正 (once): the notice as issued, and when it was answered
+    Column("suspension", JSON),  # 特别程序 under way: id, reason, expected days, since
+    Column("certificate", JSON),  # 制证: number, verification code, content hash
+    Column("delivery", JSON),  # 送达: method, receiver, at
+    Column("decided_at", UtcDateTime()),
 )
 
 approval_task = Table(
@@ -64,6 +74,13 @@ approval_task = Table(
     Column("outcome", String(8)),  # pass / approve / deny
     Column("created_at", UtcDateTime(), nullable=False),
     Column("completed_at", UtcDateTime()),
-    # One task per step of a case: a second CaseAccepted or a retried completion cannot open a duplicate.
-    UniqueConstraint("case_no", "seq", name="uq_approval_task_case_no_seq"),
+    Column("element_id", String(64)),  # the BPMN user task it stands for (Step_1, Step_2_dept_3 …)
+    Column("kind", String(16), nullable=False, server_default="step"),  # step / department
+    Column("claimed_by", String(64)),  # 签收
+    Column("claimed_name", String(100)),
+    Column("claimed_at", UtcDateTime()),
+    Column("acting_for", JSON),  # AB岗: the absent colleague the actor stood in for
+    Column("defaulted", Boolean, nullable=False, server_default=false()),  # 超时默认
+    # One task per BPMN element of a case: a second CaseAccepted or a retried completion opens no duplicate.
+    UniqueConstraint("case_no", "element_id", name="uq_approval_task_case_no_element_id"),
 )

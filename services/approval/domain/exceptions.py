@@ -10,10 +10,12 @@ class ApprovalConflict(Exception):
 
     slug = "approval-conflict"
 
-    def __init__(self, detail: str, **extras: Any) -> None:
+    def __init__(self, detail: str, slug_override: str | None = None, **extras: Any) -> None:
         super().__init__(detail)
         self.detail = detail
         self.extras = extras
+        if slug_override is not None:
+            self.slug = slug_override
 
 
 class CaseNotActive(ApprovalConflict):
@@ -67,3 +69,13 @@ class StepNotInProcess(ApprovalConflict):
 
     def __init__(self, step_code: str) -> None:
         super().__init__(f"环节 {step_code} 不在该办件的办理流程中", step_code=step_code)
+
+
+class TaskClaimedByOther(ApprovalConflict):
+    """签收: someone else holds the task; the caller learns who (a colleague, not a secret)."""
+
+    slug = "task-claimed"
+
+    def __init__(self, claimed_by: str, claimed_by_name: str, claimed_at: str) -> None:
+        super().__init__(f"该任务已由 {claimed_by_name or claimed_by} 于 {claimed_at} 签收", claimed_by=claimed_by,
+                         claimed_by_name=claimed_by_name, claimed_at=claimed_at)

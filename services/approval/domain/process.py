@@ -1,29 +1,32 @@
-"""The approval process (办理流程) as a state machine: steps in order, a decision only on the last one.
+"""What may happen to a case in approval (审批), and in which state: plain rules, no I/O, no clock.
 
-Pure: no I/O, no clock. The service layer loads the state, asks this module what happens, and
-writes the answer down with its events in one transaction.
+The route a case takes through its steps is its BPMN process, run by the engine (adapters/bpmn_engine.py);
+this module holds what the engine does not know: the case's states around the steps (补正, 特别程序, 决定,
+制证, 送达, 办结), the actions each state allows, and the law's conditions on each action (reasons for a
+refusal, one extension of 10 or 15 working days, a lawful reason and a told duration for a suspension, one
+request for supplements during review).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass
 from enum import StrEnum
 
 from services.approval.domain.exceptions import (
+    ApprovalConflict,
     CaseNotActive,
-    DecisionNotAllowed,
-    DecisionRequired,
     ReasonsRequired,
-    StepNotInProcess,
-    TaskNotOpen,
 )
-from services.common.contracts.payloads import TimeLimit
+from services.common.contracts.case import SuspensionReason
+from services.common.contracts.payloads import LimitUnit, TimeLimit
 
 
 class CaseStatus(StrEnum):
     in_review = "in_review"  # 审查中
-    decided = "decided"  # 已决定 (a certificate or delivery may still follow)
+    supplement_requested = "supplement_requested"  # 补正中 (the case clock paused)
+    suspended = "suspended"  # 特别程序中 (the clock paused, 行政许可法 Art. 45)
+    decided = "decided"  # 已决定
+    certified = "certified"  # 已制证
+    delivered = "delivered"  # 已送达
     completed = "completed"  # 办结
     withdrawn = "withdrawn"  # 撤回
 
@@ -34,10 +37,24 @@ class TaskStatus(StrEnum):
     cancelled = "cancelled"  # 撤回时作废
 
 
+class TaskKind(StrEnum):
+    step = "step"  # 承办 / 审核 / 决定
+    department = "department"  # 并联审批: one department's opinion
+
+
 class Action(StrEnum):
-    complete_task = "complete_task"  # 办理环节（审查/审核/决定）
-    withdraw = "withdraw"  # 申请人撤回
-    complete = "complete"  # 办结 after a decision that needs no further step
+    claim = "claim"  # 签收
+    release = "release"  # 退回待办
+    complete_task = "complete_task"  # 办理环节（审查/审核/决定，会签意见）
+    request_supplement = "request_supplement"  # 审查中一次性告知补正
+    supplement_received = "supplement_received"  # 补正材料收到，恢复审查
+    suspend = "suspend"  # 特别程序
+    resume = "resume"
+    extend = "extend"  # 延长审批期限
+    issue_certificate = "issue_certificate"  # 制证
+    deliver = "deliver"  # 送达
+    complete = "complete"  # 办结
+    withdraw = "withdraw"  # 申请人撤回 (from acceptance's event)
 
 
 class Decision(StrEnum):
@@ -49,19 +66,22 @@ class StepOutcome(StrEnum):
     passed = "pass"  # 通过, handed to the next step
     approve = "approve"
     deny = "deny"
+    consent = "consent"  # 会签同意
+    dissent = "dissent"  # 会签不同意
 
 
-# Which action each case state allows; a state absent from a row allows nothing.
+_IN_REVIEW = (Action.claim, Action.release, Action.complete_task, Action.request_supplement, Action.suspend,
+              Action.extend, Action.withdraw)
 ALLOWED_ACTIONS: dict[CaseStatus, tuple[Action, ...]] = {
-    CaseStatus.in_review: (Action.complete_task, Action.withdraw),
-    CaseStatus.decided: (Action.complete,),
+    CaseStatus.in_review: _IN_REVIEW,
+    CaseStatus.supplement_requested: (Action.supplement_received, Action.extend, Action.withdraw),
+    CaseStatus.suspended: (Action.resume, Action.extend, Action.withdraw),
+    # A refusal is served without a licence; an approval gets its licence first (Art. 44).
+    CaseStatus.decided: (Action.issue_certificate, Action.deliver),
+    CaseStatus.certified: (Action.deliver,),
+    CaseStatus.delivered: (Action.complete,),
     CaseStatus.completed: (),
     CaseStatus.withdrawn: (),
-}
-
-_NEXT_STATE: dict[tuple[CaseStatus, Action], CaseStatus] = {
-    (CaseStatus.in_review, Action.withdraw): CaseStatus.withdrawn,
-    (CaseStatus.decided, Action.complete): CaseStatus.completed,
 }
 
 # 行政复议法 Art. 20 (60 days) and 行政诉讼法 Art. 46 (6 months): a refusal must tell the applicant both remedies.
@@ -69,117 +89,60 @@ REMEDY_NOTICE = (
     "申请人如对本不予许可决定不服，可以自收到本决定书之日起六十日内依法申请行政复议，"
     "或者自收到本决定书之日起六个月内依法向人民法院提起行政诉讼。"
 )
-
-
-@dataclass(frozen=True)
-class Step:
-    """One step of the item's process (办理环节), frozen on the case when it opens."""
-
-    code: str
-    name: str
-    role: str
-    limit: TimeLimit | None = None
-
-
-# 一审一核: common practice for general items when the catalogue gives no process (domain.md §3).
-DEFAULT_PROCESS: tuple[Step, ...] = (
-    Step(code="review", name="审查", role="approver"),
-    Step(code="decide", name="决定", role="department_head"),
-)
-
-
-def process_of(steps: Iterable[Step]) -> tuple[Step, ...]:
-    """The pinned version's steps in order, or 一审一核 when it has none (or is not known yet)."""
-    ordered = tuple(steps)
-    if not ordered:
-        return DEFAULT_PROCESS
-    codes = [s.code for s in ordered]
-    if len(codes) != len(set(codes)):
-        # A step code names a step uniquely inside a case; a repeated code would make "next" ambiguous.
-        raise ValueError(f"process has repeated step codes: {codes}")
-    return ordered
+# 行政许可法 Art. 42: 10 working days more with the head's approval; Art. 26 joint handling: 15.
+EXTENSION_DAYS = 10
+JOINT_EXTENSION_DAYS = 15
+MAX_SUSPENSION_DAYS = 365
+# The applicant's supplement has its own action (request_supplement), with the notice's list.
+SUSPENSION_REASONS = frozenset(SuspensionReason) - {SuspensionReason.applicant_supplement}
 
 
 def allowed_actions(status: CaseStatus) -> list[str]:
     return [a.value for a in ALLOWED_ACTIONS[status]]
 
 
-def _require(status: CaseStatus, action: Action) -> None:
+def require(status: CaseStatus, action: Action) -> None:
     if action not in ALLOWED_ACTIONS[status]:
         raise CaseNotActive(status.value, allowed_actions(status))
 
 
-def first_step(process: tuple[Step, ...]) -> Step:
-    return process[0]
-
-
-def step_index(process: tuple[Step, ...], step_code: str) -> int:
-    for i, step in enumerate(process):
-        if step.code == step_code:
-            return i
-    raise StepNotInProcess(step_code)
-
-
-def next_step(process: tuple[Step, ...], step_code: str) -> Step | None:
-    """The step after `step_code`, or None when it is the last (the deciding step)."""
-    i = step_index(process, step_code)
-    return process[i + 1] if i + 1 < len(process) else None
-
-
-def is_final(process: tuple[Step, ...], step_code: str) -> bool:
-    return next_step(process, step_code) is None
-
-
-@dataclass(frozen=True)
-class Completion:
-    """What completing a step means: its outcome, the step that follows, and the case state after it."""
-
-    outcome: StepOutcome
-    next_step: Step | None
-    decision: Decision | None
-    case_status: CaseStatus
-
-
-def complete_step(
-    case_status: CaseStatus,
-    task_status: TaskStatus,
-    process: tuple[Step, ...],
-    step_code: str,
-    decision: Decision | None,
-    reasons: str = "",
-) -> Completion:
-    """Validates completing the open task of `step_code` and says what follows.
-
-    A decision belongs to the last step only: an earlier step passes the case on, so a decision there
-    would be a decision taken by someone without the authority to take it.
-    """
-    _require(case_status, Action.complete_task)
-    if task_status is not TaskStatus.open:
-        raise TaskNotOpen(task_status.value)
-    following = next_step(process, step_code)
-    if following is not None:
+def check_decision(decision: str | None, reasons: str, deciding: bool) -> Decision | None:
+    """The deciding step must decide, other steps must not; a refusal states its reasons (Art. 38)."""
+    if not deciding:
         if decision is not None:
-            raise DecisionNotAllowed(step_code)
-        return Completion(StepOutcome.passed, following, None, CaseStatus.in_review)
-    if decision is None:
-        raise DecisionRequired(step_code)
-    if decision is Decision.deny and not reasons.strip():
-        raise ReasonsRequired()
-    return Completion(StepOutcome(decision.value), None, decision, CaseStatus.decided)
-
-
-def finish(case_status: CaseStatus) -> CaseStatus:
-    """办结 after the decision: nothing (certificate, delivery) is modelled between them yet."""
-    _require(case_status, Action.complete)
-    return _NEXT_STATE[(case_status, Action.complete)]
-
-
-def withdraw(case_status: CaseStatus) -> CaseStatus | None:
-    """The state after a withdrawal, or None when the case is already withdrawn (nothing to do)."""
-    if case_status is CaseStatus.withdrawn:
+            raise ApprovalConflict("该环节不是决定环节，不能作出许可决定", slug_override="decision-not-allowed")
         return None
-    _require(case_status, Action.withdraw)
-    return _NEXT_STATE[(case_status, Action.withdraw)]
+    if decision is None:
+        raise ApprovalConflict("决定环节必须作出准予或不予许可的决定", slug_override="decision-required")
+    chosen = Decision(decision)
+    if chosen is Decision.deny and not reasons.strip():
+        raise ReasonsRequired()
+    return chosen
+
+
+def extension_limit(joint: bool) -> TimeLimit:
+    days = JOINT_EXTENSION_DAYS if joint else EXTENSION_DAYS
+    note = "联合办理延长十五个工作日（行政许可法第四十二条）" if joint else "延长十个工作日（行政许可法第四十二条）"
+    return TimeLimit(value=days, unit=LimitUnit.working_days, note=note)
+
+
+def check_extension(already_extended: bool) -> None:
+    if already_extended:
+        raise ApprovalConflict("审批期限只能延长一次（行政许可法第四十二条）", slug_override="already-extended")
+
+
+def check_suspension(reason: SuspensionReason, expected_days: int) -> None:
+    if reason not in SUSPENSION_REASONS:
+        raise ApprovalConflict("申请人补正请使用一次性告知补正", slug_override="suspension-reason-invalid")
+    if not 1 <= expected_days <= MAX_SUSPENSION_DAYS:
+        raise ApprovalConflict("特别程序须告知申请人所需时间（1–365 日）", slug_override="suspension-duration-invalid")
+
+
+def check_supplement_request(already_requested: bool) -> None:
+    """审查中的补正 is asked once, listing everything (一次性告知): a second request cannot add materials."""
+    if already_requested:
+        raise ApprovalConflict("审查阶段已一次性告知补正，不能再次要求补正",
+                               slug_override="supplement-already-requested")
 
 
 def remedy_notice(decision: Decision) -> str:

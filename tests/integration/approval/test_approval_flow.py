@@ -1,5 +1,5 @@
-"""A case through approval on the real broker: catalogue version in, CaseAccepted in, review and decide
-over HTTP, StepStarted/StepCompleted/CaseDecided/CaseCompleted out on the case topic."""
+"""A case through approval on the real broker: catalogue version in, CaseAccepted (with the version's BPMN)
+in, review, decide, licence, delivery and completion over HTTP, every step's event out on the case topic."""
 
 from __future__ import annotations
 
@@ -22,7 +22,9 @@ from services.common.contracts.case import (
     CaseAccepted,
     CaseCompleted,
     CaseDecided,
+    CaseDelivered,
     CaseWithdrawn,
+    CertificateIssued,
     Channel,
     StepCompleted,
     StepStarted,
@@ -39,8 +41,17 @@ ITEM = "11320102MB0000000X4000117001"
 TIMEOUT = 20.0
 
 
+def bpmn_of(item: ItemVersionPublished) -> str:
+    """The version's process as the catalogue publishes it (disclosure's renderer, as on publication)."""
+    from services.disclosure.domain.bpmn import render_bpmn
+    from services.disclosure.domain.catalogue import ItemDefinition
+
+    fields = item.model_dump(mode="json", exclude={"occurred_at", "version", "process_bpmn"})
+    return render_bpmn(ItemDefinition.model_validate(fields), item.version)
+
+
 def _item() -> ItemVersionPublished:
-    return ItemVersionPublished(
+    item = ItemVersionPublished(
         occurred_at=datetime.now(UTC), item_code=ITEM, version=1, name="食品经营许可", item_type="01",
         department="区行政审批局", region_code="320102000000",
         legal_limit=TimeLimit(value=20, unit=LimitUnit.working_days),
@@ -53,6 +64,7 @@ def _item() -> ItemVersionPublished:
         ],
         publish_results=False,
     )
+    return item.model_copy(update={"process_bpmn": bpmn_of(item)})
 
 
 def _accepted(case_no: str) -> CaseAccepted:
@@ -66,6 +78,7 @@ def _accepted(case_no: str) -> CaseAccepted:
         promised_limit=TimeLimit(value=5, unit=LimitUnit.working_days),
         received_at=now, promised_due_date="2026-12-02",
         clerk=Actor(user_id="u-clerk", name="窗口甲", role="window_clerk"), receipt_no=f"SL{case_no}",
+        process=_item().process, process_bpmn=_item().process_bpmn,
     )
 
 
@@ -163,7 +176,7 @@ def test_review_then_decide_emits_the_case_events(service_env: Path) -> None:
         assert done.status_code == 200, done.text
         body = done.json()
         assert body["status"] == "done" and body["case_status"] == "in_review"
-        assert body["next_task_id"]
+        assert len(body["next_task_ids"]) == 1
 
         again = client.post(f"/api/v1/approval/tasks/{review['task_id']}/complete", headers=approver,
                             json={"opinion": "再次提交"})
@@ -174,7 +187,7 @@ def test_review_then_decide_emits_the_case_events(service_env: Path) -> None:
         assert problem["acted_at"]
 
         decide = _open_task(client, case_no, Role.department_head, "decide")
-        assert decide["task_id"] == body["next_task_id"]
+        assert [decide["task_id"]] == body["next_task_ids"]
         no_decision = client.post(f"/api/v1/approval/tasks/{decide['task_id']}/complete", headers=head,
                                   json={"opinion": "同意"})
         assert no_decision.status_code == 409
@@ -187,10 +200,25 @@ def test_review_then_decide_emits_the_case_events(service_env: Path) -> None:
                             json={"opinion": "同意许可", "decision": "approve"})
         assert final.status_code == 200, final.text
         assert final.json() == {"task_id": decide["task_id"], "case_no": case_no, "status": "done",
-                                "next_task_id": None, "case_status": "completed"}
+                                "next_task_ids": [], "case_status": "decided"}
+
+        # 准予: no delivery before the licence (Art. 44), then 制证, 送达, 办结.
+        early_delivery = client.post(f"/api/v1/approval/cases/{case_no}/delivery", headers=approver,
+                                     json={"method": "window", "receiver": "张三"})
+        assert early_delivery.status_code == 409 and early_delivery.json()["type"].endswith("/certificate-required")
+        licence = client.post(f"/api/v1/approval/cases/{case_no}/certificate", headers=approver)
+        assert licence.status_code == 200, licence.text
+        assert licence.json()["content"]["certificate_no"] == f"XK{case_no}"
+        assert len(licence.json()["content"]["verification_code"]) == 8
+        served = client.post(f"/api/v1/approval/cases/{case_no}/delivery", headers=approver,
+                             json={"method": "window", "receiver": "张三"})
+        assert served.status_code == 200, served.text
+        closed = client.post(f"/api/v1/approval/cases/{case_no}/complete", headers=approver)
+        assert closed.status_code == 200, closed.text
 
         case = client.get(f"/api/v1/approval/cases/{case_no}", headers=approver).json()
         assert case["status"] == "completed" and case["decision"] == "approve"
+        assert case["process_source"] == "catalogue" and case["allowed_actions"] == []
         assert case["item_version"] == 1
         assert [(t["step_code"], t["status"], t["assignee"]) for t in case["tasks"]] == [
             ("review", "done", "u-approver"), ("decide", "done", "u-head")]
@@ -211,11 +239,14 @@ def test_review_then_decide_emits_the_case_events(service_env: Path) -> None:
         assert late.json()["state"] == "withdrawn"
         assert late.json()["allowed_actions"] == []
 
-    events = asyncio.run(_case_events(bootstrap, Topic.case.name_with(prefix), case_no, expected=6))
+    events = asyncio.run(_case_events(bootstrap, Topic.case.name_with(prefix), case_no, expected=8))
     kinds = [type(e).__name__ for e in events]
     assert kinds == ["StepStarted", "StepCompleted", "StepStarted", "StepCompleted", "CaseDecided",
-                     "CaseCompleted"], kinds
-    started_review, completed_review, started_decide, completed_decide, decided, completed = events
+                     "CertificateIssued", "CaseDelivered", "CaseCompleted"], kinds
+    started_review, completed_review, started_decide, completed_decide, decided, licensed, delivered, completed = (
+        events)
+    assert isinstance(licensed, CertificateIssued) and len(licensed.content_sha256) == 64
+    assert isinstance(delivered, CaseDelivered) and delivered.receiver == "张三"
     assert isinstance(started_review, StepStarted) and isinstance(started_decide, StepStarted)
     assert started_review.task_id == review["task_id"]
     assert started_review.limit == TimeLimit(value=3, unit=LimitUnit.working_days)  # from the pinned version

@@ -1,138 +1,82 @@
-"""The approval state machine: step order, where a decision may be taken, what each state allows."""
+"""The rules around the steps (domain/process.py): states, allowed actions, and what the law asks of each."""
 
 from __future__ import annotations
 
 import pytest
 
 from services.approval.domain import process as flow
-from services.approval.domain.exceptions import (
-    CaseNotActive,
-    DecisionNotAllowed,
-    DecisionRequired,
-    ReasonsRequired,
-    StepNotInProcess,
-    TaskNotOpen,
-)
-from services.approval.domain.process import CaseStatus, Decision, Step, StepOutcome, TaskStatus
-from services.common.contracts.payloads import LimitUnit, TimeLimit
-
-THREE_STEPS = (
-    Step("undertake", "承办", "approver", TimeLimit(value=3, unit=LimitUnit.working_days)),
-    Step("audit", "审核", "approver"),
-    Step("decide", "决定", "department_head"),
-)
+from services.approval.domain.exceptions import ApprovalConflict, CaseNotActive, ReasonsRequired
+from services.approval.domain.process import Action, CaseStatus, Decision
+from services.common.contracts.case import SuspensionReason
+from services.common.contracts.payloads import LimitUnit
 
 
-def test_empty_process_falls_back_to_one_review_one_decision() -> None:
-    steps = flow.process_of([])
-    assert [(s.code, s.name, s.role) for s in steps] == [
-        ("review", "审查", "approver"), ("decide", "决定", "department_head")]
+def test_each_state_allows_its_actions_and_names_them() -> None:
+    assert flow.allowed_actions(CaseStatus.in_review) == [
+        "claim", "release", "complete_task", "request_supplement", "suspend", "extend", "withdraw"]
+    assert flow.allowed_actions(CaseStatus.decided) == ["issue_certificate", "deliver"]
+    assert flow.allowed_actions(CaseStatus.completed) == flow.allowed_actions(CaseStatus.withdrawn) == []
 
 
-def test_published_process_is_kept_in_order() -> None:
-    assert flow.process_of(THREE_STEPS) == THREE_STEPS
-    assert flow.first_step(THREE_STEPS).code == "undertake"
+@pytest.mark.parametrize("status", [CaseStatus.supplement_requested, CaseStatus.suspended, CaseStatus.decided,
+                                    CaseStatus.completed, CaseStatus.withdrawn])
+def test_no_step_is_done_while_paused_or_after_the_decision(status: CaseStatus) -> None:
+    with pytest.raises(CaseNotActive) as refused:
+        flow.require(status, Action.complete_task)
+    assert refused.value.extras == {"state": status.value, "allowed_actions": flow.allowed_actions(status)}
 
 
-def test_repeated_step_codes_are_refused() -> None:
-    with pytest.raises(ValueError):
-        flow.process_of([Step("review", "审查", "approver"), Step("review", "复审", "approver")])
+def test_withdrawal_only_before_the_decision() -> None:
+    for status in (CaseStatus.in_review, CaseStatus.supplement_requested, CaseStatus.suspended):
+        flow.require(status, Action.withdraw)
+    for status in (CaseStatus.decided, CaseStatus.certified, CaseStatus.delivered):
+        with pytest.raises(CaseNotActive):
+            flow.require(status, Action.withdraw)
 
 
-def test_next_step_walks_the_process_and_ends_on_the_last() -> None:
-    assert flow.next_step(THREE_STEPS, "undertake") == THREE_STEPS[1]
-    assert flow.next_step(THREE_STEPS, "audit") == THREE_STEPS[2]
-    assert flow.next_step(THREE_STEPS, "decide") is None
-    assert flow.is_final(THREE_STEPS, "decide")
-    assert not flow.is_final(THREE_STEPS, "audit")
-
-
-def test_unknown_step_is_a_conflict() -> None:
-    with pytest.raises(StepNotInProcess):
-        flow.next_step(THREE_STEPS, "publish")
-
-
-def test_non_final_step_passes_to_the_next() -> None:
-    done = flow.complete_step(CaseStatus.in_review, TaskStatus.open, THREE_STEPS, "undertake", None)
-    assert done.outcome is StepOutcome.passed
-    assert done.next_step == THREE_STEPS[1]
-    assert done.decision is None
-    assert done.case_status is CaseStatus.in_review
-
-
-def test_decision_refused_before_the_last_step() -> None:
-    with pytest.raises(DecisionNotAllowed):
-        flow.complete_step(CaseStatus.in_review, TaskStatus.open, THREE_STEPS, "audit", Decision.approve)
-
-
-def test_last_step_requires_a_decision() -> None:
-    with pytest.raises(DecisionRequired):
-        flow.complete_step(CaseStatus.in_review, TaskStatus.open, THREE_STEPS, "decide", None)
-
-
-@pytest.mark.parametrize("decision", [Decision.approve, Decision.deny])
-def test_last_step_decides(decision: Decision) -> None:
-    done = flow.complete_step(CaseStatus.in_review, TaskStatus.open, flow.DEFAULT_PROCESS, "decide", decision,
-                              reasons="材料所载内容与实际不符")
-    assert done.outcome.value == decision.value
-    assert done.next_step is None
-    assert done.decision is decision
-    assert done.case_status is CaseStatus.decided
-    assert flow.finish(done.case_status) is CaseStatus.completed
+def test_the_deciding_step_decides_and_only_it() -> None:
+    assert flow.check_decision(None, "", deciding=False) is None
+    with pytest.raises(ApprovalConflict) as not_here:
+        flow.check_decision("approve", "", deciding=False)
+    assert not_here.value.slug == "decision-not-allowed"
+    with pytest.raises(ApprovalConflict) as missing:
+        flow.check_decision(None, "", deciding=True)
+    assert missing.value.slug == "decision-required"
+    assert flow.check_decision("approve", "", deciding=True) is Decision.approve
 
 
 @pytest.mark.parametrize("reasons", ["", "   "])
-def test_deny_without_reasons_is_refused(reasons: str) -> None:
+def test_a_refusal_states_its_reasons(reasons: str) -> None:
     with pytest.raises(ReasonsRequired):
-        flow.complete_step(CaseStatus.in_review, TaskStatus.open, flow.DEFAULT_PROCESS, "decide", Decision.deny,
-                           reasons=reasons)
+        flow.check_decision("deny", reasons, deciding=True)
+    assert flow.check_decision("deny", "不符合条件", deciding=True) is Decision.deny
 
 
-@pytest.mark.parametrize("status", [CaseStatus.withdrawn, CaseStatus.completed, CaseStatus.decided])
-def test_no_step_is_completed_outside_review(status: CaseStatus) -> None:
-    with pytest.raises(CaseNotActive) as info:
-        flow.complete_step(status, TaskStatus.open, flow.DEFAULT_PROCESS, "review", None)
-    assert info.value.extras["state"] == status.value
-    assert info.value.extras["allowed_actions"] == flow.allowed_actions(status)
-    assert "complete_task" not in info.value.extras["allowed_actions"]
+def test_one_extension_of_ten_or_fifteen_working_days() -> None:
+    assert (flow.extension_limit(False).value, flow.extension_limit(False).unit) == (10, LimitUnit.working_days)
+    assert flow.extension_limit(True).value == 15
+    flow.check_extension(already_extended=False)
+    with pytest.raises(ApprovalConflict) as twice:
+        flow.check_extension(already_extended=True)
+    assert twice.value.slug == "already-extended"
 
 
-@pytest.mark.parametrize("task_status", [TaskStatus.done, TaskStatus.cancelled])
-def test_only_an_open_task_is_completed(task_status: TaskStatus) -> None:
-    with pytest.raises(TaskNotOpen):
-        flow.complete_step(CaseStatus.in_review, task_status, flow.DEFAULT_PROCESS, "review", None)
+def test_a_suspension_has_a_lawful_reason_and_a_told_duration() -> None:
+    flow.check_suspension(SuspensionReason.expert_review, 10)
+    with pytest.raises(ApprovalConflict):
+        flow.check_suspension(SuspensionReason.applicant_supplement, 10)  # that is the supplement request
+    for days in (0, 366):
+        with pytest.raises(ApprovalConflict):
+            flow.check_suspension(SuspensionReason.hearing, days)
 
 
-def test_allowed_actions_per_state() -> None:
-    assert flow.allowed_actions(CaseStatus.in_review) == ["complete_task", "withdraw"]
-    assert flow.allowed_actions(CaseStatus.decided) == ["complete"]
-    assert flow.allowed_actions(CaseStatus.completed) == []
-    assert flow.allowed_actions(CaseStatus.withdrawn) == []
+def test_supplements_are_asked_once_in_review() -> None:
+    flow.check_supplement_request(already_requested=False)
+    with pytest.raises(ApprovalConflict):
+        flow.check_supplement_request(already_requested=True)
 
 
-def test_withdraw_closes_a_case_in_review_and_is_idempotent() -> None:
-    assert flow.withdraw(CaseStatus.in_review) is CaseStatus.withdrawn
-    assert flow.withdraw(CaseStatus.withdrawn) is None
-
-
-@pytest.mark.parametrize("status", [CaseStatus.decided, CaseStatus.completed])
-def test_withdraw_after_the_decision_is_refused(status: CaseStatus) -> None:
-    with pytest.raises(CaseNotActive):
-        flow.withdraw(status)
-
-
-def test_finish_only_after_a_decision() -> None:
-    with pytest.raises(CaseNotActive):
-        flow.finish(CaseStatus.in_review)
-
-
-def test_refusal_tells_both_remedies_and_approval_none() -> None:
-    notice = flow.remedy_notice(Decision.deny)
-    assert "行政复议" in notice and "六十日" in notice
-    assert "行政诉讼" in notice and "六个月" in notice
+def test_a_refusal_tells_both_remedies_and_the_published_line_keeps_reasons_out() -> None:
+    assert "六十日" in flow.remedy_notice(Decision.deny) and "六个月" in flow.remedy_notice(Decision.deny)
     assert flow.remedy_notice(Decision.approve) == ""
-
-
-def test_published_summary_leaves_reasons_out() -> None:
-    assert flow.result_summary(Decision.approve, "食品经营许可") == "食品经营许可：准予许可"
     assert flow.result_summary(Decision.deny, "食品经营许可") == "食品经营许可：不予许可"
