@@ -34,6 +34,7 @@ bench: install kafka-libs system-packages  ## prints the figures recorded in doc
 	$(PY) -m tools.bench_timers
 	$(PY) -m tools.bench_monitoring
 	$(PY) -m tools.bench_disclosure
+	$(PY) -m tools.bench_approval
 
 install: $(STAMP)
 
