@@ -150,7 +150,7 @@ def test_each_process_shape_to_approval(gateway: Gateway, shape: str) -> None:
     case = get_case(gateway, case_no, "supervisor")  # the case's approver sees no joint department's task
     assert case["process_source"] == "catalogue"
     assert case["decision"] == "approve" and case["status"] == "decided"
-    assert case["allowed_actions"] == ["issue_certificate", "deliver"]
+    assert "issue_certificate" in case["allowed_actions"]
     expected = [(s["code"], "step") for s in steps if not s["departments"]]
     expected += [("joint", "department")] * sum(len(s["departments"]) for s in steps)
     assert sorted((t["step_code"], t["kind"]) for t in case["tasks"]) == sorted(expected)
