@@ -278,9 +278,17 @@ def _locked_case(session: Session, principal: Principal, case_no: str) -> Row[An
 
 def _require(case: Row[Any], action: Action) -> None:
     try:
-        flow.require(CaseStatus(case.status), action)
+        flow.require(CaseStatus(case.status), action, case.decision)
     except ApprovalConflict as exc:
         raise _conflict(exc) from exc
+
+
+def _task_under_lock(session: Session, principal: Principal, task_id: str) -> tuple[Row[Any], Row[Any]]:
+    """The task and its case, the case row locked and the task read again under the lock: on PostgreSQL the
+    first read may predate a concurrent claim or completion that committed while we waited for the lock."""
+    task = _visible_task(session, principal, task_id)
+    case = _locked_case(session, principal, task.case_no)
+    return session.execute(_SELECT_TASK, {"task_id": task_id}).one(), case
 
 
 @dataclass(frozen=True)
@@ -333,8 +341,7 @@ def claim_task(session: Session, principal: Principal, task_id: str, deputy_for:
                deputies: dict[str, str] | None = None, now: datetime | None = None) -> dict[str, Any]:
     """签收: the task is the caller's until released; a second claimer gets 409 naming the holder."""
     now = now or datetime.now(UTC)
-    task = _visible_task(session, principal, task_id)
-    case = _locked_case(session, principal, task.case_no)
+    task, case = _task_under_lock(session, principal, task_id)
     _require(case, Action.claim)
     _open_task_or_conflict(task)
     _acting(principal, task, deputy_for, deputies or {})
@@ -349,8 +356,7 @@ def claim_task(session: Session, principal: Principal, task_id: str, deputy_for:
 def release_task(session: Session, principal: Principal, task_id: str, deputy_for: Absence | None = None,
                  deputies: dict[str, str] | None = None) -> dict[str, Any]:
     """退回待办: only the holder (or their deputy) gives a claimed task back to the queue."""
-    task = _visible_task(session, principal, task_id)
-    case = _locked_case(session, principal, task.case_no)
+    task, case = _task_under_lock(session, principal, task_id)
     _require(case, Action.release)
     _open_task_or_conflict(task)
     if task.claimed_by is None:
@@ -384,8 +390,7 @@ def complete_task(session: Session, outbox: Outbox, principal: Principal, comman
                   deputies: dict[str, str] | None = None, now: datetime | None = None) -> CompletionResult:
     """办理一个环节 (or a department's opinion): the engine moves the case on; the last step decides."""
     now = now or datetime.now(UTC)
-    task = _visible_task(session, principal, command.task_id)
-    case = _locked_case(session, principal, task.case_no)
+    task, case = _task_under_lock(session, principal, command.task_id)
     # Who acted first beats the case's state: the second of two on one deciding task learns who decided.
     if task.status == TaskStatus.done.value:
         raise _already_done(task)
@@ -462,10 +467,14 @@ def apply_joint_default(session: Session, outbox: Outbox, case_no: str, task_id:
     if task is None or task.case_no != case_no or task.kind != TaskKind.department.value:
         return False
     case = session.execute(_CASE_FOR_UPDATE, {"case_no": case_no}).first()
+    task = session.execute(_SELECT_TASK, {"task_id": task_id}).one()  # again, under the case's lock
     if case is None or task.status != TaskStatus.open.value or not case.workflow:
         return False
-    if Action.complete_task not in flow.ALLOWED_ACTIONS[CaseStatus(case.status)]:
-        return False  # paused (补正, 特别程序): the department's time is paused too
+    # Applied while paused too: monitoring's clock of the department pauses with the case, so a breach that
+    # arrives now passed before the pause began (and would not come again after it).
+    if CaseStatus(case.status) not in (CaseStatus.in_review, CaseStatus.supplement_requested,
+                                       CaseStatus.suspended):
+        return False
     metas = _tasks_of(case.process_bpmn)
     workflow = LIBRARY.load(case.workflow)
     engine.complete(workflow, task.element_id, {task.element_id: StepOutcome.consent.value})
@@ -598,10 +607,10 @@ def issue_certificate(session: Session, outbox: Outbox, principal: Principal, ca
     licence's content with its sha256 (the record a verifier recomputes)."""
     now = now or datetime.now(UTC)
     case = _locked_case(session, principal, case_no)
-    _require(case, Action.issue_certificate)
-    if case.decision != Decision.approve.value:
+    if case.status == CaseStatus.decided.value and case.decision != Decision.approve.value:
         raise Problem(409, "no-licence-for-refusal", "不予许可的办件不制证，请直接送达决定书", state=case.status,
-                      allowed_actions=[Action.deliver.value])
+                      allowed_actions=flow.allowed_actions(CaseStatus.decided, case.decision))
+    _require(case, Action.issue_certificate)
     certificate_no = f"XK{case_no}"
     verification_code = "".join(secrets.choice(_CODE_ALPHABET) for _ in range(8))
     content = {
@@ -625,10 +634,10 @@ def deliver(session: Session, outbox: Outbox, principal: Principal, case_no: str
     """送达: the licence (after 制证) or the refusal decision, by window, post or electronically."""
     now = now or datetime.now(UTC)
     case = _locked_case(session, principal, case_no)
-    _require(case, Action.deliver)
-    if case.decision == Decision.approve.value and case.certificate is None:
+    if case.status == CaseStatus.decided.value and case.decision == Decision.approve.value:
         raise Problem(409, "certificate-required", "准予许可的办件须先制证再送达", state=case.status,
-                      allowed_actions=[Action.issue_certificate.value])
+                      allowed_actions=flow.allowed_actions(CaseStatus.decided, case.decision))
+    _require(case, Action.deliver)
     outbox.emit(session, CaseDelivered(occurred_at=now, case_no=case_no, method=method, receiver=receiver,
                                        actor=_actor(principal)))
     delivery = {"method": method.value, "receiver": receiver, "at": now.isoformat()}
@@ -701,7 +710,8 @@ def get_case(session: Session, principal: Principal, case_no: str) -> dict[str, 
     return {
         "case_no": row.case_no, "item_code": row.item_code, "item_version": row.item_version,
         "item_name": row.item_name, "region_code": row.region_code, "department": row.department,
-        "status": row.status, "allowed_actions": flow.allowed_actions(status), "decision": row.decision,
+        "status": row.status, "allowed_actions": flow.allowed_actions(status, row.decision),
+        "decision": row.decision,
         "reasons": row.reasons or "", "process_source": row.process_source, "joint": bool(row.joint),
         "supplement": row.supplement, "suspension": row.suspension, "extension": row.extension,
         "certificate": row.certificate, "delivery": row.delivery, "decided_at": row.decided_at,

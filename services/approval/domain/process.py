@@ -97,13 +97,19 @@ MAX_SUSPENSION_DAYS = 365
 SUSPENSION_REASONS = frozenset(SuspensionReason) - {SuspensionReason.applicant_supplement}
 
 
-def allowed_actions(status: CaseStatus) -> list[str]:
-    return [a.value for a in ALLOWED_ACTIONS[status]]
+def _actions(status: CaseStatus, decision: str | None) -> tuple[Action, ...]:
+    if status is CaseStatus.decided:  # the licence for an approval, the decision served for a refusal
+        return (Action.issue_certificate,) if decision == Decision.approve.value else (Action.deliver,)
+    return ALLOWED_ACTIONS[status]
 
 
-def require(status: CaseStatus, action: Action) -> None:
-    if action not in ALLOWED_ACTIONS[status]:
-        raise CaseNotActive(status.value, allowed_actions(status))
+def allowed_actions(status: CaseStatus, decision: str | None = None) -> list[str]:
+    return [a.value for a in _actions(status, decision)]
+
+
+def require(status: CaseStatus, action: Action, decision: str | None = None) -> None:
+    if action not in _actions(status, decision):
+        raise CaseNotActive(status.value, allowed_actions(status, decision))
 
 
 def check_decision(decision: str | None, reasons: str, deciding: bool) -> Decision | None:

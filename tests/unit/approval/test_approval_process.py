@@ -14,7 +14,8 @@ from services.common.contracts.payloads import LimitUnit
 def test_each_state_allows_its_actions_and_names_them() -> None:
     assert flow.allowed_actions(CaseStatus.in_review) == [
         "claim", "release", "complete_task", "request_supplement", "suspend", "extend", "withdraw"]
-    assert flow.allowed_actions(CaseStatus.decided) == ["issue_certificate", "deliver"]
+    assert flow.allowed_actions(CaseStatus.decided, "approve") == ["issue_certificate"]
+    assert flow.allowed_actions(CaseStatus.decided, "deny") == ["deliver"]  # served without a licence
     assert flow.allowed_actions(CaseStatus.completed) == flow.allowed_actions(CaseStatus.withdrawn) == []
 
 
