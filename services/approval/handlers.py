@@ -53,7 +53,7 @@ from services.common.contracts.case import (
 from services.common.contracts.case import Decision as ContractDecision
 from services.common.contracts.catalogue import ItemVersionPublished, ItemVersionRetired
 from services.common.contracts.envelope import Envelope
-from services.common.contracts.payloads import Actor, LimitUnit, TimeLimit
+from services.common.contracts.payloads import Actor, EventPayload, LimitUnit, TimeLimit
 from services.common.messaging import Outbox, PermanentEventError
 from services.common.principal import Principal, Role
 from services.common.problems import Problem
@@ -126,6 +126,9 @@ _INSERT_TASK = insert(approval_task)
 _SELECT_CASE = select(approval_case).where(approval_case.c.case_no == bindparam("case_no"))
 _CASE_FOR_UPDATE = _SELECT_CASE.with_for_update()
 _SELECT_TASK = select(approval_task).where(approval_task.c.task_id == bindparam("task_id"))
+_CASE_OF_TASK_FOR_UPDATE = select(approval_case).where(approval_case.c.case_no == select(
+    approval_task.c.case_no).where(approval_task.c.task_id == bindparam("task_id")).scalar_subquery()
+).with_for_update()
 _CASE_ELEMENTS = select(approval_task.c.element_id).where(approval_task.c.case_no == bindparam("case_no"))
 _CANCEL_OPEN_TASKS = (
     update(approval_task)
@@ -142,13 +145,16 @@ _FINISH_TASK = update(approval_task).where(approval_task.c.task_id == bindparam(
 
 # ---- the engine and the task list ------------------------------------------------------------------
 
-def _open_ready_tasks(session: Session, outbox: Outbox, case: dict[str, Any], workflow: Any,
-                      metas: dict[str, BpmnUserTask], now: datetime) -> list[str]:
-    """A task row (and its clock's event) for every user task the engine has ready and the case has not."""
-    existing = set(session.execute(_CASE_ELEMENTS, {"case_no": case["case_no"]}).scalars())
+def _open_ready_tasks(session: Session, case: dict[str, Any], workflow: Any, metas: dict[str, BpmnUserTask],
+                      now: datetime, known: set[str] | None = None) -> tuple[list[str], list[EventPayload]]:
+    """A task row for every user task the engine has ready and the case has not (`known`: the elements that
+    already have one, else read), and the events that start their clocks, for the caller to emit."""
+    if known is None:
+        known = set(session.execute(_CASE_ELEMENTS, {"case_no": case["case_no"]}).scalars())
     opened: list[str] = []
+    events: list[EventPayload] = []
     for element_id in engine.ready_tasks(workflow):
-        if element_id in existing:
+        if element_id in known:
             continue
         meta = metas[element_id]
         task_id = str(uuid.uuid4())
@@ -162,17 +168,17 @@ def _open_ready_tasks(session: Session, outbox: Outbox, case: dict[str, Any], wo
         ))
         if meta.kind == TaskKind.department.value:
             # 并联审批: the department's own clock (monitoring), which defaults to consent when it passes.
-            outbox.emit(session, JointReviewRequested(
+            events.append(JointReviewRequested(
                 occurred_at=now, case_no=case["case_no"], department=department, task_id=task_id,
                 limit=meta.limit or DEFAULT_JOINT_LIMIT,
             ))
         else:
-            outbox.emit(session, StepStarted(
+            events.append(StepStarted(
                 occurred_at=now, case_no=case["case_no"], step_code=meta.step_code, step_name=name, task_id=task_id,
                 role=meta.role, department=department, limit=meta.limit,
             ))
         opened.append(task_id)
-    return opened
+    return opened, events
 
 
 def _start_workflow(xml: str) -> tuple[Any, dict[str, BpmnUserTask]]:
@@ -223,7 +229,8 @@ def case_accepted(session: Session, outbox: Outbox, event: CaseAccepted, now: da
         joint=event.joint,
     )
     session.execute(_INSERT_CASE, case)
-    _open_ready_tasks(session, outbox, case, workflow, metas, now)
+    _, events = _open_ready_tasks(session, case, workflow, metas, now, known=set())
+    outbox.emit_many(session, events)
 
 
 def case_withdrawn(session: Session, event: CaseWithdrawn, now: datetime | None = None) -> None:
@@ -262,13 +269,6 @@ def _may_see_task(principal: Principal, task: Row[Any]) -> bool:
     return True
 
 
-def _visible_task(session: Session, principal: Principal, task_id: str) -> Row[Any]:
-    task = session.execute(_SELECT_TASK, {"task_id": task_id}).first()
-    if task is None or not _may_see_task(principal, task):
-        raise Problem(404, "task-not-found", f"任务 {task_id} 不存在")
-    return task
-
-
 def _locked_case(session: Session, principal: Principal, case_no: str) -> Row[Any]:
     case = session.execute(_CASE_FOR_UPDATE, {"case_no": case_no}).first()
     if case is None or not principal.can_see_region(case.region_code):
@@ -284,11 +284,13 @@ def _require(case: Row[Any], action: Action) -> None:
 
 
 def _task_under_lock(session: Session, principal: Principal, task_id: str) -> tuple[Row[Any], Row[Any]]:
-    """The task and its case, the case row locked and the task read again under the lock: on PostgreSQL the
-    first read may predate a concurrent claim or completion that committed while we waited for the lock."""
-    task = _visible_task(session, principal, task_id)
-    case = _locked_case(session, principal, task.case_no)
-    return session.execute(_SELECT_TASK, {"task_id": task_id}).one(), case
+    """The task and its case, the case row locked first (PostgreSQL) and the task read under that lock, so a
+    concurrent claim or completion that committed while we waited is seen. One statement each."""
+    case = session.execute(_CASE_OF_TASK_FOR_UPDATE, {"task_id": task_id}).first()
+    task = session.execute(_SELECT_TASK, {"task_id": task_id}).first() if case is not None else None
+    if task is None or case is None or not _may_see_task(principal, task):
+        raise Problem(404, "task-not-found", f"任务 {task_id} 不存在")
+    return task, case
 
 
 @dataclass(frozen=True)
@@ -420,6 +422,9 @@ def complete_task(session: Session, outbox: Outbox, principal: Principal, comman
             raise Problem(status, exc.slug, exc.detail, **exc.extras) from exc
         outcome = StepOutcome(decision.value) if decision else StepOutcome.passed
         data = {"decision": decision.value} if decision else {}
+    # Every element ready now has its task row (opened when it became ready): only what this step makes
+    # ready needs one, so the case's task list is not read again.
+    known = set(engine.ready_tasks(workflow))
     try:
         engine.complete(workflow, task.element_id, data)
     except TaskNotReady as exc:
@@ -431,28 +436,30 @@ def complete_task(session: Session, outbox: Outbox, principal: Principal, comman
     }).rowcount
     if finished != 1:  # someone else completed it meanwhile (PostgreSQL: between our read and our lock)
         raise _already_done(session.execute(_SELECT_TASK, {"task_id": task.task_id}).one())
+    events: list[EventPayload] = []
     if task.kind == TaskKind.department.value:
-        outbox.emit(session, JointReviewAnswered(
+        events.append(JointReviewAnswered(
             occurred_at=now, case_no=case.case_no, department=task.department, task_id=task.task_id,
             opinion=command.opinion, consent=bool(command.consent), actor=actor,
         ))
     else:
-        outbox.emit(session, StepCompleted(
+        events.append(StepCompleted(
             occurred_at=now, case_no=case.case_no, step_code=task.step_code, step_name=task.step_name,
             task_id=task.task_id, actor=actor, opinion=command.opinion, outcome=outcome.value,
         ))
-    case_dict = dict(case._mapping)
-    opened = _open_ready_tasks(session, outbox, case_dict, workflow, metas, now)
+    opened, started = _open_ready_tasks(session, dict(case._mapping), workflow, metas, now, known)
+    events += started
     values: dict[str, Any] = {"target_case_no": case.case_no, "workflow": engine.dump(workflow)}
     progress = engine.progress(workflow)
     if progress.completed:
         decided = decision or (Decision.approve if progress.end_event == APPROVED_END else Decision.deny)
         reasons = command.reasons.strip()
-        outbox.emit(session, CaseDecided(
+        events.append(CaseDecided(
             occurred_at=now, case_no=case.case_no, decision=ContractDecision(decided.value), reasons=reasons,
             remedy_notice=flow.remedy_notice(decided), actor=actor,
         ))
         values.update(status=CaseStatus.decided.value, decision=decided.value, reasons=reasons, decided_at=now)
+    outbox.emit_many(session, events)  # one statement, in the order they happened
     session.execute(_UPDATE_CASE, values)
     return CompletionResult(task_id=task.task_id, case_no=case.case_no, status=TaskStatus.done.value,
                             next_task_ids=opened, case_status=values.get("status", case.status))
@@ -484,11 +491,10 @@ def apply_joint_default(session: Session, outbox: Outbox, case_no: str, task_id:
         "assignee_name": "超时默认", "opinion": opinion, "outcome": StepOutcome.consent.value, "completed_at": now,
         "defaulted": True, "acting_for": None,
     })
-    outbox.emit(session, JointReviewAnswered(
-        occurred_at=now, case_no=case_no, department=task.department, task_id=task_id, opinion=opinion,
-        consent=True, by_default=True,
-    ))
-    _open_ready_tasks(session, outbox, dict(case._mapping), workflow, metas, now)
+    answered = JointReviewAnswered(occurred_at=now, case_no=case_no, department=task.department, task_id=task_id,
+                                   opinion=opinion, consent=True, by_default=True)
+    _, started = _open_ready_tasks(session, dict(case._mapping), workflow, metas, now)
+    outbox.emit_many(session, [answered, *started])
     session.execute(_UPDATE_CASE, {"target_case_no": case_no, "workflow": engine.dump(workflow)})
     return True
 
