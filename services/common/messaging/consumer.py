@@ -177,6 +177,11 @@ class EventConsumer:
         return item
 
     def _apply(self, items: list[_Item]) -> None:
+        if not any(i.error is None and i.envelope is not None and (i.unknown or i.payload is not None)
+                   for i in items):
+            # Only events of other types (a service's own events coming back, other services' steps): no
+            # transaction, so they never take the database's writer slot from a request.
+            return
         if not self.batch_mode:
             self._apply_in_one_transaction(items, isolate=True)
             return
