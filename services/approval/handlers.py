@@ -465,6 +465,24 @@ def complete_task(session: Session, outbox: Outbox, principal: Principal, comman
                             next_task_ids=opened, case_status=values.get("status", case.status))
 
 
+def _default_department(session: Session, outbox: Outbox, case: Row[Any], task: Row[Any], opinion: str,
+                        assignee: str, assignee_name: str, actor: Actor | None, now: datetime) -> None:
+    """A department's opinion taken as consent without its answer (超时默认 / 缺席默认)."""
+    metas = _tasks_of(case.process_bpmn)
+    workflow = LIBRARY.load(case.workflow)
+    engine.complete(workflow, task.element_id, {task.element_id: StepOutcome.consent.value})
+    session.execute(_FINISH_TASK, {
+        "target_task_id": task.task_id, "status": TaskStatus.done.value, "assignee": assignee,
+        "assignee_name": assignee_name, "opinion": opinion, "outcome": StepOutcome.consent.value, "completed_at": now,
+        "defaulted": True, "acting_for": None,
+    })
+    answered = JointReviewAnswered(occurred_at=now, case_no=case.case_no, department=task.department,
+                                   task_id=task.task_id, opinion=opinion, consent=True, by_default=True, actor=actor)
+    _, started = _open_ready_tasks(session, dict(case._mapping), workflow, metas, now)
+    outbox.emit_many(session, [answered, *started])
+    session.execute(_UPDATE_CASE, {"target_case_no": case.case_no, "workflow": engine.dump(workflow)})
+
+
 def apply_joint_default(session: Session, outbox: Outbox, case_no: str, task_id: str,
                         now: datetime | None = None) -> bool:
     """超时默认: a department that did not answer within its limit is taken to consent. Driven by monitoring's
@@ -482,21 +500,33 @@ def apply_joint_default(session: Session, outbox: Outbox, case_no: str, task_id:
     if CaseStatus(case.status) not in (CaseStatus.in_review, CaseStatus.supplement_requested,
                                        CaseStatus.suspended):
         return False
-    metas = _tasks_of(case.process_bpmn)
-    workflow = LIBRARY.load(case.workflow)
-    engine.complete(workflow, task.element_id, {task.element_id: StepOutcome.consent.value})
-    opinion = "超时未答复，视为同意（超时默认）"
-    session.execute(_FINISH_TASK, {
-        "target_task_id": task_id, "status": TaskStatus.done.value, "assignee": "system:approval",
-        "assignee_name": "超时默认", "opinion": opinion, "outcome": StepOutcome.consent.value, "completed_at": now,
-        "defaulted": True, "acting_for": None,
-    })
-    answered = JointReviewAnswered(occurred_at=now, case_no=case_no, department=task.department, task_id=task_id,
-                                   opinion=opinion, consent=True, by_default=True)
-    _, started = _open_ready_tasks(session, dict(case._mapping), workflow, metas, now)
-    outbox.emit_many(session, [answered, *started])
-    session.execute(_UPDATE_CASE, {"target_case_no": case_no, "workflow": engine.dump(workflow)})
+    _default_department(session, outbox, case, task, "超时未答复，视为同意（超时默认）", "system:approval", "超时默认",
+                        None, now)
     return True
+
+
+def record_absence(session: Session, principal: Principal, outbox: Outbox, task_id: str, reason: str,
+                   now: datetime | None = None) -> dict[str, Any]:
+    """缺席默认: the lead department records that a joint department does not take part; it is taken to consent
+    at once, with who recorded it and why (the department itself cannot: it would simply answer)."""
+    now = now or datetime.now(UTC)
+    case = session.execute(_CASE_OF_TASK_FOR_UPDATE, {"task_id": task_id}).first()
+    task = session.execute(_SELECT_TASK, {"task_id": task_id}).first() if case is not None else None
+    # The lead (the case's own staff) sees every task of the case; a department task is named, not guessed.
+    if task is None or case is None or not principal.can_see_region(task.region_code):
+        raise Problem(404, "task-not-found", f"任务 {task_id} 不存在")
+    if task.kind != TaskKind.department.value:
+        raise Problem(409, "not-a-joint-task", "只有并联审批的部门任务可以缺席默认", task_kind=task.kind)
+    if task.status == TaskStatus.done.value:
+        raise _already_done(task)
+    _require(case, Action.complete_task)
+    _open_task_or_conflict(task)
+    if principal.department != case.department:
+        raise Problem(403, "not-lead-department", f"缺席默认由牵头部门（{case.department}）登记",
+                      lead_department=case.department)
+    _default_department(session, outbox, case, task, f"部门未参加会签，视为同意（缺席默认）：{reason}",
+                        principal.subject, principal.name, _actor(principal), now)
+    return _task_out(session.execute(_SELECT_TASK, {"task_id": task_id}).one())
 
 
 # ---- case commands: 补正, 特别程序, 延期 -------------------------------------------------------------------
@@ -721,5 +751,7 @@ def get_case(session: Session, principal: Principal, case_no: str) -> dict[str, 
         "reasons": row.reasons or "", "process_source": row.process_source, "joint": bool(row.joint),
         "supplement": row.supplement, "suspension": row.suspension, "extension": row.extension,
         "certificate": row.certificate, "delivery": row.delivery, "decided_at": row.decided_at,
-        "tasks": [_task_out(t) for t in tasks if _may_see_task(principal, t)],
+        # The lead department (the case's own) follows every department's opinion; others see their own.
+        "tasks": [_task_out(t) for t in tasks
+                  if principal.department == row.department or _may_see_task(principal, t)],
     }

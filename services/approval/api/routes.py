@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from services.approval import handlers
 from services.approval.api.schemas import (
+    AbsenceIn,
     CaseOut,
     ClaimIn,
     CompleteTaskIn,
@@ -133,6 +134,17 @@ async def complete(task_id: TaskId, body: CompleteTaskIn, principal: CurrentPrin
                                                                     deputies))
     return CompleteTaskOut(task_id=result.task_id, case_no=result.case_no, status="done",
                            next_task_ids=result.next_task_ids, case_status=result.case_status)  # type: ignore[arg-type]
+
+
+@router.post(
+    "/tasks/{task_id}/absence", response_model=TaskOut,
+    summary="A joint department does not take part: taken to consent (缺席默认)",
+    responses=_CONFLICTS | {422: {"description": "No reason given"}},
+)
+async def absence(task_id: TaskId, body: AbsenceIn, principal: CurrentPrincipal, runtime: RuntimeDep) -> TaskOut:
+    require_role(principal, *_ACTORS)
+    return TaskOut.model_validate(await _write(runtime, lambda s: handlers.record_absence(
+        s, principal, runtime.outbox, task_id, body.reason)))
 
 
 def _case_action(principal: Principal) -> None:

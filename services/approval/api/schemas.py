@@ -28,6 +28,14 @@ class ClaimIn(BaseModel):
     deputy_for: DeputyIn | None = None
 
 
+class AbsenceIn(BaseModel):
+    """缺席默认: why the department does not take part (e.g. 经函询不涉及本部门职责)."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    reason: str = Field(min_length=1, max_length=500)
+
+
 class CompleteTaskIn(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 

@@ -136,7 +136,9 @@ def test_joint_opinions_run_in_parallel_and_a_silent_department_defaults_to_cons
     assert not world.run(lambda s: handlers.apply_joint_default(s, world.outbox, "C-2", silent["task_id"]))
     supervisor = person("sup", Role.supervisor)  # sees every department's task
     defaulted = next(t for t in world.case("C-2", supervisor)["tasks"] if t["task_id"] == silent["task_id"])
-    assert all(t["kind"] == "step" for t in world.case("C-2")["tasks"])  # the bureau's approver: not theirs
+    assert len(world.case("C-2")["tasks"]) == 5  # the lead department (the case's own) follows every opinion
+    outsider = person("o", Role.approver, "区财政局")
+    assert all(t["kind"] == "step" for t in world.case("C-2", outsider)["tasks"])  # not theirs
     assert (defaulted["defaulted"], defaulted["outcome"], defaulted["assignee"]) == (True, "consent",
                                                                                       "system:approval")
     decide = world.open_tasks("C-2")["decide"]
@@ -224,3 +226,25 @@ def test_another_regions_approver_learns_nothing(world: World) -> None:
     assert problem(lambda: world.case("C-8", stranger)).status == 404
     review = world.open_tasks("C-8")["review"]
     assert problem(lambda: world.complete(stranger, review["task_id"])).status == 404
+
+
+def test_a_department_that_does_not_take_part_is_recorded_absent_by_the_lead(world: World) -> None:
+    open_case(world, "C-9", joint=True)
+    world.complete(APPROVER, world.open_tasks("C-9")["review"]["task_id"])
+    tasks = world.open_tasks("C-9")
+    absent = tasks[DEPARTMENTS[2]]
+    member = person("d1", Role.approver, DEPARTMENTS[0])
+    refused = problem(lambda: world.run(lambda s: handlers.record_absence(s, member, world.outbox,
+                                                                          absent["task_id"], "不涉及")))
+    assert (refused.status, refused.slug) == (403, "not-lead-department")
+    recorded = world.run(lambda s: handlers.record_absence(s, APPROVER, world.outbox, absent["task_id"],
+                                                           "经函询不涉及本部门职责"))
+    assert (recorded["defaulted"], recorded["outcome"], recorded["assignee"]) == (True, "consent", "u-a")
+    assert "缺席默认" in recorded["opinion"]
+    again = problem(lambda: world.run(lambda s: handlers.record_absence(s, APPROVER, world.outbox,
+                                                                        absent["task_id"], "再次")))
+    assert again.slug == "task-already-completed"
+    step = world.open_tasks("C-9")[DEPARTMENTS[0]]
+    assert problem(lambda: world.run(lambda s: handlers.record_absence(
+        s, APPROVER, world.outbox, world.case("C-9")["tasks"][0]["task_id"], "x"))).slug == "not-a-joint-task"
+    assert step["status"] == "open"
