@@ -16,7 +16,6 @@ from sqlalchemy.orm import Session
 from services.acceptance import handlers, intake
 from services.acceptance.api.routes import (
     CaseNo,
-    IdempotencyKey,
     RuntimeDep,
     _absence,
     _materials,
@@ -28,6 +27,7 @@ from services.acceptance.api.schemas import ApplicationOut, ExamineIn, IntakeIn
 from services.acceptance.domain.outcomes import Correction, Deferral, Refusal
 from services.common import idempotency
 from services.common.contracts.payloads import Applicant
+from services.common.idempotent_writes import IdempotencyKey
 from services.common.principal import CurrentPrincipal, Role, require_role
 from services.common.problems import PROBLEM_JSON, TYPE_BASE
 from services.common.runtime import Runtime

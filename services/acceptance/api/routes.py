@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, Path
+from fastapi import APIRouter, Depends, Path
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
@@ -29,17 +28,13 @@ from services.acceptance.domain.model import SubmittedMaterial
 from services.acceptance.domain.outcomes import Correction, Deferral, Outcome, Refusal
 from services.common import idempotency
 from services.common.contracts.payloads import Applicant
+from services.common.idempotent_writes import IdempotencyKey, KeyPolicy, run_once
 from services.common.principal import CurrentPrincipal, Principal, Role, require_role
-from services.common.runtime import Runtime, get_runtime, run_write
+from services.common.runtime import Runtime, get_runtime
 from services.common.workdays import SHANGHAI
 
 router = APIRouter(prefix="/api/v1/applications", tags=["acceptance 受理"])
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
-IdempotencyKey = Annotated[str | None, Header(
-    alias=idempotency.KEY_HEADER,
-    description="A key of the caller's choosing (a UUID): a retry with the same key and body returns the first "
-    "answer and creates nothing more. Required for machine clients (platform role); kept 24 h.",
-)]
 
 _CLERKS = (Role.window_clerk, Role.platform)
 
@@ -91,50 +86,15 @@ def _absence(deputy: DeputyIn | None) -> handlers.Absence | None:
     return handlers.Absence(deputy.user_id, deputy.name) if deputy is not None else None
 
 
-async def _clean_expired_keys(runtime: Runtime, retention: timedelta) -> None:
-    """At most once per settings.idempotency_cleanup_seconds per process: the table stays small."""
-    now = time.monotonic()
-    last: float | None = runtime.extras.get("idempotency_cleaned_at")
-    if last is not None and now - last < settings_of(runtime).idempotency_cleanup_seconds:
-        return
-    runtime.extras["idempotency_cleaned_at"] = now
-
-    def clean() -> None:
-        with runtime.session_factory.begin() as session:
-            idempotency.delete_expired(session, idempotency_key, datetime.now(UTC), retention)
-
-    await asyncio.to_thread(clean)
-
-
 async def _run_once(
     runtime: Runtime, principal: Principal, key: str | None, method: str, path: str, body: Any,
     work: Callable[[Session], idempotency.StoredResponse],
 ) -> JSONResponse:
-    """One unit of work; with a key, the key's record is claimed and completed in the same transaction as
-    the work and its outbox rows, and a repeat of the key replays the first answer."""
-    key = idempotency.check_key(key, required=principal.role is Role.platform)
-    fingerprint = idempotency.request_hash(method, path, body)
-    retention = timedelta(hours=settings_of(runtime).idempotency_retention_hours)
-
-    def unit_of_work() -> tuple[idempotency.StoredResponse, bool]:
-        with runtime.session_factory.begin() as session:
-            if key is not None:
-                stored = idempotency.claim(session, idempotency_key, principal.subject, key, fingerprint,
-                                           datetime.now(UTC), retention)
-                if stored is not None:
-                    return stored, True
-            response = work(session)
-            if key is not None:
-                idempotency.complete(session, idempotency_key, principal.subject, key, response)
-            return response, False
-
-    response, replayed = await run_write(runtime, unit_of_work)
-    if key is not None:
-        await _clean_expired_keys(runtime, retention)
-    headers = dict(response.headers)
-    if key is not None:
-        headers[idempotency.REPLAYED_HEADER] = "true" if replayed else "false"
-    return JSONResponse(response.body, status_code=response.status_code, headers=headers)
+    """One unit of work behind the Idempotency-Key (services/common/idempotent_writes.py)."""
+    settings = settings_of(runtime)
+    policy = KeyPolicy(idempotency_key, timedelta(hours=settings.idempotency_retention_hours),
+                       settings.idempotency_cleanup_seconds, required=principal.role is Role.platform)
+    return await run_once(runtime, policy, principal, key, method, path, body, work)
 
 
 @router.post(

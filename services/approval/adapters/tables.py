@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import JSON, Boolean, Column, Integer, String, Table, Text, UniqueConstraint, false
 
 from services.common.db import UtcDateTime, new_metadata
+from services.common.idempotency import idempotency_table
 from services.common.messaging import MessagingTables
 
 metadata = new_metadata()
@@ -84,3 +85,6 @@ approval_task = Table(
     # One task per BPMN element of a case: a second CaseAccepted or a retried completion opens no duplicate.
     UniqueConstraint("case_no", "element_id", name="uq_approval_task_case_no_element_id"),
 )
+
+# Idempotency-Key records, written in the same transaction as the action (services/common/idempotency.py).
+idempotency_key = idempotency_table(metadata)

@@ -8,12 +8,17 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from typing import Annotated, Any, TypeVar
+from datetime import timedelta
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query
+from fastapi.encoders import jsonable_encoder
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
 from services.approval import handlers
+from services.approval.adapters.tables import idempotency_key
 from services.approval.api.schemas import (
     AbsenceIn,
     CaseOut,
@@ -32,13 +37,14 @@ from services.approval.api.schemas import (
 )
 from services.approval.config import ApprovalSettings
 from services.approval.domain.process import TaskStatus
+from services.common import idempotency
 from services.common.contracts.case import MissingMaterial, ReceivedMaterial
+from services.common.idempotent_writes import IdempotencyKey, KeyPolicy, run_once
 from services.common.principal import CurrentPrincipal, Principal, Role, require_role
-from services.common.runtime import Runtime, get_runtime, run_write
+from services.common.runtime import Runtime, get_runtime
 
 router = APIRouter(prefix="/api/v1/approval", tags=["approval 审批"])
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
-T = TypeVar("T")
 
 _READERS = (Role.approver, Role.department_head, Role.supervisor, Role.operations)
 _ACTORS = (Role.approver, Role.department_head)
@@ -52,22 +58,35 @@ _CONFLICTS = {404: {"description": "No such task or case in the caller's region 
 
 
 def _deputies(runtime: Runtime) -> dict[str, str]:
-    settings: ApprovalSettings | None = runtime.extras.get("approval_settings")
-    if settings is None:
-        settings = runtime.extras["approval_settings"] = ApprovalSettings()
-    return settings.deputies
+    return _settings(runtime).deputies
 
 
 def _absence(deputy: DeputyIn | None) -> handlers.Absence | None:
     return handlers.Absence(deputy.user_id, deputy.name) if deputy is not None else None
 
 
-async def _write(runtime: Runtime, work: Callable[[Session], T]) -> T:
-    def unit_of_work() -> T:
-        with runtime.session_factory.begin() as session:
-            return work(session)
+def _settings(runtime: Runtime) -> ApprovalSettings:
+    settings: ApprovalSettings | None = runtime.extras.get("approval_settings")
+    if settings is None:
+        settings = runtime.extras["approval_settings"] = ApprovalSettings()
+    return settings
 
-    return await run_write(runtime, unit_of_work)
+
+async def _once(runtime: Runtime, principal: Principal, key: str | None, path: str, body: BaseModel | None,
+                work: Callable[[Session], Any]) -> JSONResponse:
+    """One action in one transaction behind the Idempotency-Key: a retry with the key replays the first
+    answer instead of meeting the 409 its own first attempt caused."""
+    settings = _settings(runtime)
+    policy = KeyPolicy(idempotency_key, timedelta(hours=settings.idempotency_retention_hours),
+                       settings.idempotency_cleanup_seconds, required=principal.role is Role.platform)
+
+    def answer(session: Session) -> idempotency.StoredResponse:
+        result = work(session)
+        payload = result.model_dump(mode="json") if isinstance(result, BaseModel) else jsonable_encoder(result)
+        return idempotency.StoredResponse(200, payload)
+
+    fingerprint_body = body.model_dump(mode="json") if body is not None else {}
+    return await run_once(runtime, policy, principal, key, "POST", path, fingerprint_body, answer)
 
 
 @router.get("/tasks", response_model=TaskListOut, summary="Work queue (待办/已办) in the caller's region")
@@ -101,20 +120,23 @@ async def get_case(case_no: CaseNo, principal: CurrentPrincipal, runtime: Runtim
 
 
 @router.post("/tasks/{task_id}/claim", response_model=TaskOut, summary="Claim a task (签收)", responses=_CONFLICTS)
-async def claim(task_id: TaskId, body: ClaimIn, principal: CurrentPrincipal, runtime: RuntimeDep) -> TaskOut:
+async def claim(task_id: TaskId, body: ClaimIn, principal: CurrentPrincipal, runtime: RuntimeDep,
+                key: IdempotencyKey = None) -> JSONResponse:
     require_role(principal, *_ACTORS)
     deputies = _deputies(runtime)
-    return TaskOut.model_validate(await _write(runtime, lambda s: handlers.claim_task(
-        s, principal, task_id, _absence(body.deputy_for), deputies)))
+    return await _once(runtime, principal, key, f"/api/v1/approval/tasks/{task_id}/claim", body, lambda s: TaskOut(
+        **handlers.claim_task(s, principal, task_id, _absence(body.deputy_for), deputies)))
 
 
 @router.post("/tasks/{task_id}/release", response_model=TaskOut, summary="Give a claimed task back (退回待办)",
              responses=_CONFLICTS)
-async def release(task_id: TaskId, body: ClaimIn, principal: CurrentPrincipal, runtime: RuntimeDep) -> TaskOut:
+async def release(task_id: TaskId, body: ClaimIn, principal: CurrentPrincipal, runtime: RuntimeDep,
+                  key: IdempotencyKey = None) -> JSONResponse:
     require_role(principal, *_ACTORS)
     deputies = _deputies(runtime)
-    return TaskOut.model_validate(await _write(runtime, lambda s: handlers.release_task(
-        s, principal, task_id, _absence(body.deputy_for), deputies)))
+    return await _once(runtime, principal, key, f"/api/v1/approval/tasks/{task_id}/release", body,
+                       lambda s: TaskOut(**handlers.release_task(s, principal, task_id, _absence(body.deputy_for),
+                                                                 deputies)))
 
 
 @router.post(
@@ -123,17 +145,21 @@ async def release(task_id: TaskId, body: ClaimIn, principal: CurrentPrincipal, r
     responses=_CONFLICTS | {422: {"description": "Opinion missing, a refusal without reasons, or consent on a "
                                                  "step / a decision on a department's opinion"}},
 )
-async def complete(task_id: TaskId, body: CompleteTaskIn, principal: CurrentPrincipal,
-                   runtime: RuntimeDep) -> CompleteTaskOut:
+async def complete(task_id: TaskId, body: CompleteTaskIn, principal: CurrentPrincipal, runtime: RuntimeDep,
+                   key: IdempotencyKey = None) -> JSONResponse:
     require_role(principal, *_ACTORS)
     command = handlers.CompleteTask(task_id=task_id, opinion=body.opinion, decision=body.decision,
                                     reasons=body.reasons, consent=body.consent,
                                     deputy_for=_absence(body.deputy_for))
     deputies = _deputies(runtime)
-    result = await _write(runtime, lambda s: handlers.complete_task(s, runtime.outbox, principal, command,
-                                                                    deputies))
-    return CompleteTaskOut(task_id=result.task_id, case_no=result.case_no, status="done",
-                           next_task_ids=result.next_task_ids, case_status=result.case_status)  # type: ignore[arg-type]
+
+    def work(session: Session) -> CompleteTaskOut:
+        result = handlers.complete_task(session, runtime.outbox, principal, command, deputies)
+        return CompleteTaskOut(task_id=result.task_id, case_no=result.case_no, status="done",
+                               next_task_ids=result.next_task_ids,
+                               case_status=result.case_status)  # type: ignore[arg-type]
+
+    return await _once(runtime, principal, key, f"/api/v1/approval/tasks/{task_id}/complete", body, work)
 
 
 @router.post(
@@ -141,74 +167,84 @@ async def complete(task_id: TaskId, body: CompleteTaskIn, principal: CurrentPrin
     summary="A joint department does not take part: taken to consent (缺席默认)",
     responses=_CONFLICTS | {422: {"description": "No reason given"}},
 )
-async def absence(task_id: TaskId, body: AbsenceIn, principal: CurrentPrincipal, runtime: RuntimeDep) -> TaskOut:
+async def absence(task_id: TaskId, body: AbsenceIn, principal: CurrentPrincipal, runtime: RuntimeDep,
+                  key: IdempotencyKey = None) -> JSONResponse:
     require_role(principal, *_ACTORS)
-    return TaskOut.model_validate(await _write(runtime, lambda s: handlers.record_absence(
-        s, principal, runtime.outbox, task_id, body.reason)))
+    return await _once(runtime, principal, key, f"/api/v1/approval/tasks/{task_id}/absence", body,
+                       lambda s: TaskOut(**handlers.record_absence(s, principal, runtime.outbox, task_id,
+                                                                   body.reason)))
 
 
-def _case_action(principal: Principal) -> None:
-    require_role(principal, *_ACTORS)
+def _case_path(case_no: str, action: str) -> str:
+    return f"/api/v1/approval/cases/{case_no}/{action}"
 
 
 @router.post("/cases/{case_no}/supplement-request", summary="Ask for supplements during review (审查中一次性告知)",
              responses=_CONFLICTS)
 async def request_supplement(case_no: CaseNo, body: SupplementRequestIn, principal: CurrentPrincipal,
-                             runtime: RuntimeDep) -> dict[str, Any]:
-    _case_action(principal)
+                             runtime: RuntimeDep, key: IdempotencyKey = None) -> JSONResponse:
+    require_role(principal, *_ACTORS)
     missing = [MissingMaterial(code=m.code, name=m.name, reason=m.reason) for m in body.missing]
-    return await _write(runtime, lambda s: handlers.request_supplement(s, runtime.outbox, principal, case_no,
-                                                                       missing, body.supply_by))
+    return await _once(runtime, principal, key, _case_path(case_no, "supplement-request"), body,
+                       lambda s: handlers.request_supplement(s, runtime.outbox, principal, case_no, missing,
+                                                             body.supply_by))
 
 
 @router.post("/cases/{case_no}/supplement-received", summary="Supplemented materials received (补正材料收到)",
              responses=_CONFLICTS | {422: {"description": "A material the notice did not list"}})
 async def supplement_received(case_no: CaseNo, body: SuppliedIn, principal: CurrentPrincipal,
-                              runtime: RuntimeDep) -> dict[str, Any]:
-    _case_action(principal)
+                              runtime: RuntimeDep, key: IdempotencyKey = None) -> JSONResponse:
+    require_role(principal, *_ACTORS)
     materials = [ReceivedMaterial(code=m.code, name=m.name) for m in body.materials]
-    return await _write(runtime, lambda s: handlers.supplement_received(s, runtime.outbox, principal, case_no,
-                                                                        materials))
+    return await _once(runtime, principal, key, _case_path(case_no, "supplement-received"), body,
+                       lambda s: handlers.supplement_received(s, runtime.outbox, principal, case_no, materials))
 
 
 @router.post("/cases/{case_no}/suspend", summary="Special procedure: the clock stops (特别程序)", responses=_CONFLICTS)
-async def suspend(case_no: CaseNo, body: SuspendIn, principal: CurrentPrincipal, runtime: RuntimeDep
-                  ) -> dict[str, Any]:
-    _case_action(principal)
-    return await _write(runtime, lambda s: handlers.suspend(s, runtime.outbox, principal, case_no, body.reason,
-                                                            body.explanation, body.expected_days))
+async def suspend(case_no: CaseNo, body: SuspendIn, principal: CurrentPrincipal, runtime: RuntimeDep,
+                  key: IdempotencyKey = None) -> JSONResponse:
+    require_role(principal, *_ACTORS)
+    return await _once(runtime, principal, key, _case_path(case_no, "suspend"), body,
+                       lambda s: handlers.suspend(s, runtime.outbox, principal, case_no, body.reason,
+                                                  body.explanation, body.expected_days))
 
 
 @router.post("/cases/{case_no}/resume", summary="Special procedure over (恢复计时)", responses=_CONFLICTS)
-async def resume(case_no: CaseNo, body: ResumeIn, principal: CurrentPrincipal, runtime: RuntimeDep
-                 ) -> dict[str, Any]:
-    _case_action(principal)
-    return await _write(runtime, lambda s: handlers.resume(s, runtime.outbox, principal, case_no, body.result))
+async def resume(case_no: CaseNo, body: ResumeIn, principal: CurrentPrincipal, runtime: RuntimeDep,
+                 key: IdempotencyKey = None) -> JSONResponse:
+    require_role(principal, *_ACTORS)
+    return await _once(runtime, principal, key, _case_path(case_no, "resume"), body,
+                       lambda s: handlers.resume(s, runtime.outbox, principal, case_no, body.result))
 
 
 @router.post("/cases/{case_no}/extend", summary="Extend the time limit once (延长审批期限, head only)",
              responses=_CONFLICTS)
-async def extend(case_no: CaseNo, body: ExtendIn, principal: CurrentPrincipal, runtime: RuntimeDep
-                 ) -> dict[str, Any]:
-    _case_action(principal)
-    return await _write(runtime, lambda s: handlers.extend(s, runtime.outbox, principal, case_no, body.reason))
+async def extend(case_no: CaseNo, body: ExtendIn, principal: CurrentPrincipal, runtime: RuntimeDep,
+                 key: IdempotencyKey = None) -> JSONResponse:
+    require_role(principal, *_ACTORS)
+    return await _once(runtime, principal, key, _case_path(case_no, "extend"), body,
+                       lambda s: handlers.extend(s, runtime.outbox, principal, case_no, body.reason))
 
 
 @router.post("/cases/{case_no}/certificate", summary="Issue the licence (制证)", responses=_CONFLICTS)
-async def certificate(case_no: CaseNo, principal: CurrentPrincipal, runtime: RuntimeDep) -> dict[str, Any]:
-    _case_action(principal)
-    return await _write(runtime, lambda s: handlers.issue_certificate(s, runtime.outbox, principal, case_no))
+async def certificate(case_no: CaseNo, principal: CurrentPrincipal, runtime: RuntimeDep,
+                      key: IdempotencyKey = None) -> JSONResponse:
+    require_role(principal, *_ACTORS)
+    return await _once(runtime, principal, key, _case_path(case_no, "certificate"), None,
+                       lambda s: handlers.issue_certificate(s, runtime.outbox, principal, case_no))
 
 
 @router.post("/cases/{case_no}/delivery", summary="Serve the licence or the decision (送达)", responses=_CONFLICTS)
-async def delivery(case_no: CaseNo, body: DeliverIn, principal: CurrentPrincipal, runtime: RuntimeDep
-                   ) -> dict[str, Any]:
-    _case_action(principal)
-    return await _write(runtime, lambda s: handlers.deliver(s, runtime.outbox, principal, case_no, body.method,
-                                                            body.receiver))
+async def delivery(case_no: CaseNo, body: DeliverIn, principal: CurrentPrincipal, runtime: RuntimeDep,
+                   key: IdempotencyKey = None) -> JSONResponse:
+    require_role(principal, *_ACTORS)
+    return await _once(runtime, principal, key, _case_path(case_no, "delivery"), body,
+                       lambda s: handlers.deliver(s, runtime.outbox, principal, case_no, body.method, body.receiver))
 
 
 @router.post("/cases/{case_no}/complete", summary="Close the case (办结)", responses=_CONFLICTS)
-async def complete_case(case_no: CaseNo, principal: CurrentPrincipal, runtime: RuntimeDep) -> dict[str, Any]:
-    _case_action(principal)
-    return await _write(runtime, lambda s: handlers.complete_case(s, runtime.outbox, principal, case_no))
+async def complete_case(case_no: CaseNo, principal: CurrentPrincipal, runtime: RuntimeDep,
+                        key: IdempotencyKey = None) -> JSONResponse:
+    require_role(principal, *_ACTORS)
+    return await _once(runtime, principal, key, _case_path(case_no, "complete"), None,
+                       lambda s: handlers.complete_case(s, runtime.outbox, principal, case_no))

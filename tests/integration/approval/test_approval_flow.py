@@ -260,3 +260,28 @@ def test_review_then_decide_emits_the_case_events(service_env: Path) -> None:
     assert isinstance(completed, CaseCompleted)
     assert (completed.result, completed.item_code, completed.region_code) == ("approve", ITEM, "320102001000")
     assert completed.publish_result is False  # the pinned version says not to publish
+
+
+def test_a_retried_action_with_its_key_replays_the_first_answer(service_env: Path) -> None:
+    from services.approval.main import create_app
+
+    bootstrap = os.environ["KAFKA_BOOTSTRAP_SERVERS"]
+    prefix = os.environ["ZWFW_TOPIC_PREFIX"]
+    case_no = f"320102-20261125-{uuid.uuid4().hex[:5]}"
+    approver = principal_headers(Role.approver, REGION, subject="u-approver", name="李审查")
+    with TestClient(create_app()) as client:
+        asyncio.run(_publish(bootstrap, prefix, [_item(), _accepted(case_no)]))
+        review = _open_task(client, case_no, Role.approver, "review")
+        path = f"/api/v1/approval/tasks/{review['task_id']}/complete"
+        keyed = approver | {"Idempotency-Key": str(uuid.uuid4())}
+        first = client.post(path, headers=keyed, json={"opinion": "同意"})
+        again = client.post(path, headers=keyed, json={"opinion": "同意"})
+        assert first.status_code == again.status_code == 200, again.text
+        assert again.json() == first.json() and again.headers["idempotent-replayed"] == "true"
+        assert first.headers["idempotent-replayed"] == "false"
+        other_body = client.post(path, headers=keyed, json={"opinion": "另一意见"})
+        assert other_body.status_code == 422 and other_body.json()["type"].endswith("/idempotency-key-reused")
+        unkeyed = client.post(path, headers=approver, json={"opinion": "同意"})
+        assert unkeyed.status_code == 409 and unkeyed.json()["acted_by"] == "u-approver"
+        case = client.get(f"/api/v1/approval/cases/{case_no}", headers=approver).json()
+        assert [t["step_code"] for t in case["tasks"]] == ["review", "decide"]  # one decide task, not two
