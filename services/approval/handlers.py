@@ -184,10 +184,12 @@ def _open_ready_tasks(session: Session, case: dict[str, Any], workflow: Any, met
 def _start_workflow(xml: str) -> tuple[Any, dict[str, BpmnUserTask]]:
     workflow = LIBRARY.start(xml)
     metas = _tasks_of(xml)
-    # 受理 is acceptance's, done before the case reached us.
+    # 受理 is acceptance's, done before the case reached us. Every condition starts false: a conditional step
+    # (e.g. 现场核查) runs only when a step before it says the case needs it.
+    conditions = {m.condition: False for m in metas.values() if m.condition}
     for element_id in engine.ready_tasks(workflow):
         if metas[element_id].kind == "accept":
-            engine.complete(workflow, element_id)
+            engine.complete(workflow, element_id, conditions)
     return workflow, metas
 
 
@@ -377,6 +379,7 @@ class CompleteTask:
     reasons: str = ""
     consent: bool | None = None  # a joint department's opinion: agree or not
     deputy_for: Absence | None = None
+    conditions: dict[str, bool] | None = None  # 条件环节 ahead that this case needs (e.g. site_survey)
 
 
 @dataclass(frozen=True)
@@ -408,8 +411,8 @@ def complete_task(session: Session, outbox: Outbox, principal: Principal, comman
     workflow = LIBRARY.load(case.workflow)
     decision: Decision | None = None
     if task.kind == TaskKind.department.value:
-        if command.consent is None or command.decision is not None:
-            raise Problem(422, "consent-required", "会签意见须明确是否同意（consent），不能作出许可决定")
+        if command.consent is None or command.decision is not None or command.conditions:
+            raise Problem(422, "consent-required", "会签意见须明确是否同意（consent），不能作出许可决定或设定条件")
         outcome = StepOutcome.consent if command.consent else StepOutcome.dissent
         data: dict[str, Any] = {task.element_id: outcome.value}
     else:
@@ -422,6 +425,12 @@ def complete_task(session: Session, outbox: Outbox, principal: Principal, comman
             raise Problem(status, exc.slug, exc.detail, **exc.extras) from exc
         outcome = StepOutcome(decision.value) if decision else StepOutcome.passed
         data = {"decision": decision.value} if decision else {}
+        ahead = {m.condition for m in metas.values() if m.condition and m.order > meta.order}
+        unknown = sorted(set(command.conditions or {}) - ahead)
+        if unknown:
+            raise Problem(422, "unknown-condition", f"流程中此环节之后没有这些条件环节：{'、'.join(unknown)}",
+                          unknown=unknown, conditions=sorted(ahead))
+        data.update(command.conditions or {})
     # Every element ready now has its task row (opened when it became ready): only what this step makes
     # ready needs one, so the case's task list is not read again.
     known = set(engine.ready_tasks(workflow))

@@ -150,7 +150,7 @@ async def complete(task_id: TaskId, body: CompleteTaskIn, principal: CurrentPrin
     require_role(principal, *_ACTORS)
     command = handlers.CompleteTask(task_id=task_id, opinion=body.opinion, decision=body.decision,
                                     reasons=body.reasons, consent=body.consent,
-                                    deputy_for=_absence(body.deputy_for))
+                                    deputy_for=_absence(body.deputy_for), conditions=body.conditions)
     deputies = _deputies(runtime)
 
     def work(session: Session) -> CompleteTaskOut:

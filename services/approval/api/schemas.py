@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -44,6 +44,9 @@ class CompleteTaskIn(BaseModel):
         default=None, description="准予/不予许可: required on the deciding step, refused on the others")
     reasons: str = Field(default="", max_length=2000, description="理由: required when the decision is deny")
     consent: bool | None = Field(default=None, description="并联审批: the department agrees or not")
+    conditions: dict[Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,39}$")], bool] = Field(
+        default_factory=dict, max_length=10,
+        description="条件环节 later in the process that this case needs, e.g. {\"site_survey\": true} (现场核查)")
     deputy_for: DeputyIn | None = None
 
     @model_validator(mode="after")

@@ -77,6 +77,7 @@ class BpmnUserTask:
     department: str  # the department (并联部门) of a department task; otherwise zwfw:department, usually ""
     limit: TimeLimit | None
     order: int
+    condition: str = ""  # the routing condition the step runs on (ProcessStep.condition), "" if always
 
 
 # ---- parsing ------------------------------------------------------------------------------------------
@@ -177,6 +178,21 @@ def _walk(document: str | bytes) -> _Walk:
         kind = _local(element.tag)
         if kind == "endEvent":
             break
+        if kind == "exclusiveGateway" and element.get(q(ZWFW_NS, "condition")):
+            # A conditional step: the gateway goes to the step or, by default, past it to the merge.
+            condition = element.get(q(ZWFW_NS, "condition"), "")
+            targets = outgoing.get(current, [])
+            tasks = [t for t in targets if _local(nodes[t].tag) in _TASKS]
+            merges = [t for t in targets if _local(nodes[t].tag) == "exclusiveGateway"]
+            if len(targets) != 2 or len(tasks) != 1 or len(merges) != 1 or only_next(tasks[0]) != merges[0]:
+                raise BpmnError(f"条件网关 {current} 应分出一个任务和一条跳过它的路径，并汇合到同一个网关")
+            task = nodes[tasks[0]]
+            seen.add(tasks[0])
+            stages.append(_Stage("step", task, step=_step(
+                task, code=task.get(q(ZWFW_NS, "stepCode")) or tasks[0], name=task.get("name") or tasks[0],
+                departments=[], condition=condition)))
+            current = only_next(merges[0])
+            continue
         if kind == "exclusiveGateway":
             decided = True
             break
@@ -216,12 +232,16 @@ def _walk(document: str | bytes) -> _Walk:
 
 
 def _step(element: ET.Element, code: str, name: str, departments: list[str],
-          role_from: ET.Element | None = None) -> ProcessStep:
+          role_from: ET.Element | None = None, condition: str = "") -> ProcessStep:
     role = _role(element) or (_role(role_from) if role_from is not None else "")
     limit = _limit(element)
     if limit is None and role_from is not None:
         limit = _limit(role_from)
-    return ProcessStep(code=code, name=name, role=role, limit=limit, departments=departments)
+    try:
+        return ProcessStep(code=code, name=name, role=role, limit=limit, departments=departments,
+                           condition=condition)
+    except ValidationError as exc:
+        raise BpmnError(f"环节 {code} 的条件「{condition}」不是合法的条件名") from exc
 
 
 def parse_bpmn(document: str | bytes) -> BpmnProcess:
@@ -261,7 +281,8 @@ def user_tasks(document: str | bytes) -> dict[str, BpmnUserTask]:
                 found[element_id] = BpmnUserTask(
                     element_id=element_id, name=stage.element.get("name", ""), kind="step",
                     step_code=step.code, step_name=step.name, role=step.role,
-                    department=stage.element.get(q(ZWFW_NS, "department"), ""), limit=step.limit, order=order)
+                    department=stage.element.get(q(ZWFW_NS, "department"), ""), limit=step.limit, order=order,
+                    condition=step.condition)
             continue
         for task, department in zip(stage.branches, step.departments, strict=True):
             if _local(task.tag) != "userTask":

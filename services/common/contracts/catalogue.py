@@ -32,6 +32,9 @@ class ProcessStep(BaseModel):
     role: str
     limit: TimeLimit | None = None
     departments: list[str] = Field(default_factory=list)  # joint review (并联审批) departments
+    # A routing condition (e.g. site_survey 现场核查): the step runs only for a case whose earlier step said
+    # it needs it; otherwise the case goes past it. Empty: the step always runs.
+    condition: str = Field(default="", pattern=r"^([a-z][a-z0-9_]{0,39})?$")
 
 
 class LegalBasis(BaseModel):

@@ -80,7 +80,7 @@ HEADERS: dict[str, str] = {
     "materials.note": "备注",
     "process.code": "环节编码", "process.name": "环节名称", "process.role": "办理角色",
     "process.limit.value": "环节时限", "process.limit.unit": "环节时限单位", "process.limit.note": "环节时限说明",
-    "process.departments": "并联审批部门",
+    "process.departments": "并联审批部门", "process.condition": "环节条件",
     "elements.legal_basis.document": "法律法规名称", "elements.legal_basis.articles": "条款号",
     "elements.legal_basis.text": "条款内容",
     "elements.faq.question": "问题", "elements.faq.answer": "解答",

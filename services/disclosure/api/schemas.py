@@ -61,6 +61,8 @@ class ProcessStepIn(BaseModel):
     role: Literal["approver", "department_head", "window_clerk"] = Field(description="审批人员 / 科室负责人 / 窗口")
     limit: TimeLimitIn | None = None
     departments: list[str] = Field(default_factory=list, max_length=50, description="并联审批 departments")
+    condition: str = Field(default="", pattern=r"^([a-z][a-z0-9_]{0,39})?$",
+                           description="条件环节: runs only for a case an earlier step marks (e.g. site_survey)")
 
 
 _TEXT = 200  # a name, an office, an address

@@ -104,7 +104,7 @@ class _Builder:
         return node
 
     def flow(self, source: _Node, target: _Node, name: str = "", condition: str = "",
-             waypoints: list[tuple[float, float]] | None = None) -> None:
+             waypoints: list[tuple[float, float]] | None = None) -> str:
         flow_id = f"Flow_{len(self.flows) + 1}"
         attrs = {"id": flow_id, "sourceRef": source.id, "targetRef": target.id}
         if name:
@@ -119,6 +119,7 @@ class _Builder:
         ET.SubElement(source.element, _q(BPMN_NS, "outgoing")).text = flow_id
         ET.SubElement(target.element, _q(BPMN_NS, "incoming")).text = flow_id
         self.flows.append((element, waypoints or [source.right, target.left]))
+        return flow_id
 
 
 def _limit_extension(element: ET.Element, limit: TimeLimit | None) -> None:
@@ -161,6 +162,26 @@ def render_bpmn(definition: ItemDefinition, version: int | None = None) -> str:
     x += TASK_W + H_GAP
     previous = accept
     for n, step in enumerate(definition.process, start=1):
+        if not step.departments and step.condition:
+            # 条件环节 (e.g. 现场核查): only for a case whose earlier step set the condition; else past it.
+            gate = b.node("exclusiveGateway", f"Step_{n}_gate", f"是否{step.name}", x, cy,
+                          gatewayDirection="Diverging", **{_q(ZWFW_NS, "condition"): step.condition})
+            b.flow(previous, gate)
+            x += GATEWAY + H_GAP
+            task = b.node("userTask", f"Step_{n}", step.name, x, cy,
+                          **{_q(CAMUNDA_NS, "candidateGroups"): step.role, _q(ZWFW_NS, "stepCode"): step.code})
+            _limit_extension(task.element, step.limit)
+            x += TASK_W + H_GAP
+            merge = b.node("exclusiveGateway", f"Step_{n}_merge", "", x, cy, gatewayDirection="Converging")
+            b.flow(gate, task, "是", f"${{{step.condition} == True}}")
+            b.flow(task, merge)
+            below = cy + LANE_PITCH * 0.8
+            skip = b.flow(gate, merge, "否", waypoints=[(gate.cx, gate.y + gate.h), (gate.cx, below),
+                                                        (merge.cx, below), (merge.cx, merge.y + merge.h)])
+            gate.element.set("default", skip)  # no condition on the skip: it is what the gateway does otherwise
+            previous = merge
+            x += GATEWAY + H_GAP
+            continue
         if not step.departments:
             task = b.node("userTask", f"Step_{n}", step.name, x, cy,
                           **{_q(CAMUNDA_NS, "candidateGroups"): step.role, _q(ZWFW_NS, "stepCode"): step.code})

@@ -148,6 +148,12 @@ def validate_definition(item: ItemDefinition) -> list[DefinitionIssue]:
     if item.joint and not any(s.departments for s in item.process):
         issues.append(DefinitionIssue(
             "process", "joint（联合办理）为是时，process（办理流程）应至少有一个列明协办部门（departments）的并联环节"))
+    for n, step in enumerate(item.process):
+        # 条件环节: an earlier step decides it for the case, so never the first; one person's step, not joint.
+        if step.condition and (n == 0 or step.departments):
+            issues.append(DefinitionIssue(
+                "process", f"process（办理流程）环节「{step.name}」的条件（condition）只能用于第一个环节之后的"
+                           "非并联环节：由前面的环节决定是否需要它"))
     issues.extend(_element_issues(item))
     return issues
 

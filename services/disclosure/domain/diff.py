@@ -47,7 +47,7 @@ _MATERIAL_LABELS: dict[str, str] = {
     "issuer": "来源（出具单位）", "note": "备注",
 }
 _STEP_LABELS: dict[str, str] = {
-    "name": "环节名称", "role": "办理岗位", "limit": "环节时限", "departments": "并联审查部门",
+    "name": "环节名称", "role": "办理岗位", "limit": "环节时限", "departments": "并联审查部门", "condition": "环节条件",
 }
 _ELEMENT_LABELS: dict[str, str] = {
     "basic_code": "基本编码", "handling_code": "业务办理项编码", "legal_basis": "设定依据", "level": "行使层级",

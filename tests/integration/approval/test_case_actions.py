@@ -248,3 +248,31 @@ def test_a_department_that_does_not_take_part_is_recorded_absent_by_the_lead(wor
     assert problem(lambda: world.run(lambda s: handlers.record_absence(
         s, APPROVER, world.outbox, world.case("C-9")["tasks"][0]["task_id"], "x"))).slug == "not-a-joint-task"
     assert step["status"] == "open"
+
+
+def open_surveyed_case(world: World, case_no: str) -> None:
+    """review → 现场核查 (only where the review says the case needs it) → decide."""
+    steps = [ProcessStep(code="review", name="受理审查", role="approver"),
+             ProcessStep(code="survey", name="现场核查", role="approver", condition="site_survey"),
+             ProcessStep(code="decide", name="审批决定", role="department_head")]
+    item = _item().model_copy(update={"process": steps})
+    event = _accepted(case_no).model_copy(update={"process": steps, "process_bpmn": bpmn_of(item)})
+    world.run(lambda s: handlers.case_accepted(s, world.outbox, event))
+
+
+def test_a_conditional_step_runs_only_where_the_case_needs_it(world: World) -> None:
+    open_surveyed_case(world, "C-10")
+    open_surveyed_case(world, "C-11")
+    unknown = problem(lambda: world.complete(APPROVER, world.open_tasks("C-10")["review"]["task_id"],
+                                             conditions={"hearing": True}))
+    assert (unknown.status, unknown.slug, unknown.extensions["conditions"]) == (422, "unknown-condition",
+                                                                                 ["site_survey"])
+    world.complete(APPROVER, world.open_tasks("C-10")["review"]["task_id"], conditions={"site_survey": True})
+    assert set(world.open_tasks("C-10")) == {"survey"}
+    world.complete(APPROVER, world.open_tasks("C-10")["survey"]["task_id"], opinion="现场与申报一致")
+    assert set(world.open_tasks("C-10")) == {"decide"}
+    # Not marked: the case goes past the survey straight to the decision.
+    world.complete(APPROVER, world.open_tasks("C-11")["review"]["task_id"])
+    assert set(world.open_tasks("C-11")) == {"decide"}
+    world.complete(HEAD, world.open_tasks("C-11")["decide"]["task_id"], decision="approve")
+    assert [t["step_code"] for t in world.case("C-11")["tasks"]] == ["review", "decide"]

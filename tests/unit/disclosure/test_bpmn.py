@@ -20,9 +20,10 @@ from services.common.contracts.bpmn import (
     ZWFW_NS,
     BpmnError,
     parse_bpmn,
+    user_tasks,
 )
 from services.disclosure.domain.bpmn import render_bpmn
-from services.disclosure.domain.catalogue import ItemDefinition
+from services.disclosure.domain.catalogue import ItemDefinition, validate_definition
 
 DEMO = Path(__file__).resolve().parents[3] / "services" / "disclosure" / "demo" / "catalogue.json"
 FLOW_NODES = {"startEvent", "endEvent", "userTask", "parallelGateway", "exclusiveGateway"}
@@ -81,6 +82,16 @@ def check_structure(document: str) -> tuple[ET.Element, dict[str, ET.Element]]:
         elif kind == "userTask":
             assert (incoming[node_id], outgoing[node_id]) == (1, 1)
             assert node.get(q(CAMUNDA_NS, "candidateGroups"))
+        elif kind == "exclusiveGateway" and node.get("gatewayDirection") == "Converging":
+            assert (incoming[node_id], outgoing[node_id]) == (2, 1)  # a conditional step's merge
+        elif kind == "exclusiveGateway" and node.get(q(ZWFW_NS, "condition")):
+            # A conditional step: to the task on its condition, past it (the gateway's default) to the merge.
+            assert (incoming[node_id], outgoing[node_id]) == (1, 2)
+            out = [f for f in flows if f.get("sourceRef") == node_id]
+            to_task = [f for f in out if local(nodes[f.get("targetRef", "")].tag) == "userTask"]
+            skip = [f for f in out if f.get("id") == node.get("default")]
+            assert len(to_task) == len(skip) == 1 and to_task[0].find(q(BPMN_NS, "conditionExpression")) is not None
+            assert local(nodes[skip[0].get("targetRef", "")].tag) == "exclusiveGateway"
         elif kind == "exclusiveGateway":
             assert (incoming[node_id], outgoing[node_id]) == (1, 2)
             targets = [nodes[f.get("targetRef", "")] for f in flows if f.get("sourceRef") == node_id]
@@ -195,3 +206,32 @@ def test_a_broken_document_is_refused(breakage: Any, message: str) -> None:
         parse_bpmn(ET.tostring(root))
     with pytest.raises(BpmnError, match="XML"):
         parse_bpmn("<not xml")
+
+
+SURVEYED = [
+    {"code": "review", "name": "受理审查", "role": "approver"},
+    {"code": "survey", "name": "现场核查", "role": "approver", "condition": "site_survey",
+     "limit": {"value": 5, "unit": "working_days"}},
+    {"code": "decide", "name": "审批决定", "role": "department_head"},
+]
+
+
+def test_a_conditional_step_is_an_exclusive_gateway_around_it_and_round_trips() -> None:
+    original = definition(joint=False, process=SURVEYED)
+    document = render_bpmn(original)
+    _, nodes = check_structure(document)
+    gate, merge = nodes["Step_2_gate"], nodes["Step_2_merge"]
+    assert gate.tag == merge.tag == q(BPMN_NS, "exclusiveGateway")
+    assert gate.get(q(ZWFW_NS, "condition")) == "site_survey" and gate.get("default")
+    assert parse_bpmn(document).steps == original.process
+    tasks = user_tasks(document)
+    assert (tasks["Step_2"].condition, tasks["Step_2"].order, tasks["Step_3"].condition) == ("site_survey", 1, "")
+
+
+def test_a_condition_on_the_first_or_a_joint_step_is_refused() -> None:
+    first = definition(joint=False, process=[SURVEYED[1], SURVEYED[2]])
+    assert any("条件" in issue.message for issue in validate_definition(first))
+    joint = definition(process=[SURVEYED[0], {**definition().process[1].model_dump(mode="json"),
+                                              "condition": "site_survey"}, SURVEYED[2]])
+    assert any("条件" in issue.message for issue in validate_definition(joint))
+    assert not [i for i in validate_definition(definition(joint=False, process=SURVEYED)) if "条件" in i.message]

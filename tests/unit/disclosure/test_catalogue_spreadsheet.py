@@ -73,7 +73,7 @@ def test_the_layout_is_the_exchange_workbook_with_chinese_headers_and_labels() -
     assert main["E2"].number_format == "@"  # region codes stay text in Excel
     steps = book["办理流程"]
     assert [c.value for c in steps[1]] == ["实施编码", "环节编码", "环节名称", "办理角色", "环节时限", "环节时限单位",
-                                           "环节时限说明", "并联审批部门"]
+                                           "环节时限说明", "并联审批部门", "环节条件"]
     assert steps.max_row - 1 == sum(len(i["process"]) for i in items)
     assert steps["D2"].value == "审批人员"
     basis = [[c.value for c in row] for row in book["设定依据"].iter_rows(min_row=2)]
