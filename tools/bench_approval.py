@@ -245,14 +245,23 @@ async def task_action(client: Client, platform: Platform, topic: str, out: list[
     await quiet(platform, out)
     warm = [(await act())[0] for _ in range(WARMUP)]
     await asyncio.sleep(1.0)  # let the warm-up's relay and consumers settle
+    pids = {name: proc.pid for name, proc in platform.processes.items()}
+    if platform.broker is not None and platform.broker.process is not None:
+        pids["kafka"] = platform.broker.process.pid
+    pids["load generator"] = os.getpid()
+    cpu_before = {name: _cpu_seconds([pid]) for name, pid in pids.items()}
     paced = await open_loop(act, RATE, SECONDS)
+    await asyncio.sleep(2.0)  # the events of the last actions consumed too
+    cpu = {name: (_cpu_seconds([pid]) - cpu_before[name]) / len(paced) * 1000 for name, pid in pids.items()}
     target = pct(paced, 0.99) < 50
     out.append(f"[1] POST /api/v1/approval/tasks/{{id}}/complete via gateway (review step: task, engine state, "
                f"StepCompleted + StepStarted in one transaction), after {len(warm)} warm-up actions "
                f"(sequential p50 {statistics.median(warm):.1f} ms)")
     out.append(f"    paced at {RATE}/s x {SECONDS:.0f} s: {describe(paced)}; target p99 < 50 ms: "
                f"{'met' if target else 'NOT met'}")
-    await asyncio.sleep(2.0)
+    out.append("    CPU per action, by process (ms): " + ", ".join(f"{name} {ms:.1f}" for name, ms in cpu.items())
+               + f"; total {sum(cpu.values()):.1f} ms = {sum(cpu.values()) * RATE / 1000:.2f} of the 2 cores at "
+               f"{RATE}/s")
     left = len(review) - len(done_ids)
     throughput, closed, exhausted = await pool_loop(act, lambda: len(done_ids) < len(review) - CLOSED_CLIENTS,
                                                     CLOSED_CLIENTS, CLOSED_SECONDS)
