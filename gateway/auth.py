@@ -42,7 +42,10 @@ def _bearer_token(authorization: str) -> str:
 
 def _principal_from_token(token: str, secret: str) -> tuple[Principal, float | None]:
     try:
-        claims = jwt.decode(token, secret, algorithms=[_ALGORITHM], audience=_AUDIENCE)
+        # exp and iat required: PyJWT checks exp only when present, and a token that never expires is a
+        # credential that cannot be taken back.
+        claims = jwt.decode(token, secret, algorithms=[_ALGORITHM], audience=_AUDIENCE,
+                            options={"require": ["exp", "iat", "aud"]})
         exp = claims.get("exp")
         return Principal.model_validate(claims), (float(exp) if isinstance(exp, int | float) else None)
     except (jwt.PyJWTError, ValueError) as exc:

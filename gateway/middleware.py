@@ -7,6 +7,7 @@ This one only wraps `send` and adds two headers to `http.response.start`.
 
 from __future__ import annotations
 
+import re
 import uuid
 
 from opentelemetry import trace
@@ -20,13 +21,18 @@ _REQUEST_ID_RAW = REQUEST_ID.lower().encode("latin-1")
 _TRACE_ID_RAW = TRACE_ID.lower().encode("latin-1")
 
 
+# A caller's request id is echoed back, logged and forwarded: only a short token of safe characters is
+# taken as sent (a UUID, a ULID, a trace-style id); anything else is replaced by one of ours.
+_SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+
+
 def _incoming_request_id(scope: Scope) -> str:
     rid = ""
     for name, value in scope["headers"]:  # the first one, as starlette's Headers.get would return
         if name == _REQUEST_ID_RAW:
             rid = value.decode("latin-1")
             break
-    return rid or uuid.uuid4().hex
+    return rid if _SAFE_REQUEST_ID.match(rid) else uuid.uuid4().hex
 
 
 class RequestIdMiddleware:

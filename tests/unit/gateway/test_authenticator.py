@@ -79,3 +79,14 @@ def test_the_memory_is_bounded() -> None:
         principal = CLERK.model_copy(update={"subject": f"u-{subject}"})
         assert authenticator.authenticate(f"Bearer {issue_dev_token(principal, SECRET)}") is not None
         assert len(authenticator._verified) <= 3
+
+
+def test_a_token_without_an_expiry_or_issue_time_is_refused() -> None:
+    authenticator = Authenticator(SECRET, INTERNAL)
+    now = int(time.time())
+    claims = CLERK.model_dump(mode="json") | {"aud": "zwfw-gateway"}
+    never_expires = jwt.encode(claims | {"iat": now}, SECRET, algorithm="HS256")
+    no_issue_time = jwt.encode(claims | {"exp": now + 60}, SECRET, algorithm="HS256")
+    for token in (never_expires, no_issue_time):
+        assert _problem(authenticator, f"Bearer {token}").slug == "invalid-token"
+    assert authenticator._verified == {}
