@@ -27,3 +27,14 @@ def test_signed_principal_round_trip_and_tamper() -> None:
     with pytest.raises(Problem) as exc:
         verify_principal(token, "x" * 40)
     assert exc.value.status == 401
+
+
+def test_a_signed_principal_without_an_expiry_is_refused() -> None:
+    import jwt
+
+    p = Principal(kind=PrincipalKind.staff, subject="s", role=Role.approver, region_code="320102000000")
+    claims = p.model_dump(mode="json") | {"iss": "zwfw-gateway", "aud": "zwfw-services", "iat": 1}
+    forever = jwt.encode(claims, "k" * 40, algorithm="HS256")
+    with pytest.raises(Problem) as exc:
+        verify_principal(forever, "k" * 40)
+    assert exc.value.status == 401
