@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import model_validator
+from pydantic import AliasChoices, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEV_TOKEN_SECRET = "dev-token-secret-change-me-0123456789abcdef"
@@ -17,7 +17,8 @@ class GatewaySettings(BaseSettings):
     monitoring_url: str = "http://127.0.0.1:8004"
     # Development tokens until the security issue brings asymmetric keys and real logins.
     dev_token_secret: str = DEV_TOKEN_SECRET
-    env: str = "development"
+    # The platform's ZWFW_ENV too: production is one switch for every process, not one per process to forget.
+    env: str = Field(default="development", validation_alias=AliasChoices("GATEWAY_ENV", "ZWFW_ENV"))
     connect_timeout_seconds: float = 2.0
     read_timeout_seconds: float = 15.0
     max_body_bytes: int = 1_048_576
@@ -26,8 +27,9 @@ class GatewaySettings(BaseSettings):
 
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> GatewaySettings:
-        if self.env == "production" and self.dev_token_secret == DEV_TOKEN_SECRET:
-            raise ValueError("GATEWAY_DEV_TOKEN_SECRET must not be the development default in production")
+        if self.env == "production" and (self.dev_token_secret == DEV_TOKEN_SECRET or len(self.dev_token_secret) < 32):
+            raise ValueError("GATEWAY_DEV_TOKEN_SECRET must be set in production (32 characters or more); the "
+                             "development default is refused")
         return self
 
     def backends(self) -> dict[str, str]:
