@@ -1,8 +1,7 @@
 """HTTP routes of approval: the work queues, one case, and every action on a task or a case.
 
 Every write runs as one short unit of work behind its Idempotency-Key (common/idempotent_writes.py): the
-case row locked, the engine stepped,
-the tasks and the events written together.
+case row locked, the engine stepped, the tasks and the events written together.
 """
 
 from __future__ import annotations
