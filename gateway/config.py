@@ -15,6 +15,8 @@ class GatewaySettings(BaseSettings):
     approval_url: str = "http://127.0.0.1:8002"
     disclosure_url: str = "http://127.0.0.1:8003"
     monitoring_url: str = "http://127.0.0.1:8004"
+    # The gateway's own data (gateway/store): accounts, clients, refresh tokens, signing keys, the audit log.
+    database_url: str = "sqlite:///var/gateway.db"
     # Development tokens until the security issue brings asymmetric keys and real logins.
     dev_token_secret: str = DEV_TOKEN_SECRET
     # The platform's ZWFW_ENV too: production is one switch for every process, not one per process to forget.

@@ -97,6 +97,7 @@ class Platform:
         for service in SERVICES:
             env[f"{service.upper()}_DATABASE_URL"] = self.database_url(service)
             env[f"GATEWAY_{service.upper()}_URL"] = self.url(service)
+        env["GATEWAY_DATABASE_URL"] = self.database_url("gateway")
         env.update(self.extra_env)
         return env
 
@@ -115,6 +116,7 @@ class Platform:
     def migrate(self) -> None:
         for service in SERVICES:
             upgrade_database(self.database_url(service), ROOT / "services" / service / "migrations")
+        upgrade_database(self.database_url("gateway"), ROOT / "gateway" / "migrations")
 
     # ---- processes ---------------------------------------------------------------------------------
 
