@@ -23,6 +23,10 @@ ROUTES: tuple[Route, ...] = (
     # 主动公开目录 is public; 依申请公开 requests are submitted by anyone (Art. 27), handled by staff.
     Route("/api/v1/information", "disclosure", frozenset({"GET"})),
     Route("/api/v1/information-requests", "disclosure", frozenset({"POST"})),
+    # 投诉 and 好差评 are filed by anyone, and a complaint looked up with its query code; monitoring refuses
+    # the staff actions under these paths to a caller without a login (401).
+    Route("/api/v1/monitoring/complaints", "monitoring", frozenset({"GET", "POST"})),
+    Route("/api/v1/monitoring/ratings", "monitoring", frozenset({"POST"})),
     Route("/api/v1/monitoring", "monitoring"),
 )
 

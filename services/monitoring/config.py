@@ -32,3 +32,12 @@ class MonitoringSettings(BaseSettings):
     # each cached event costs about 2 KB, so 20,000 subjects of 4 events held ~170 MB for a 10 % faster ingest
     # (docs/benchmarks.md).
     subject_log_cache: int = Field(default=2_000, ge=0)
+    # The public complaint and rating submissions (services/monitoring/complaints.py). Idempotency-Key records
+    # are kept this long and deleted at most this often (docs/decisions.md 28).
+    idempotency_retention_hours: float = Field(default=24.0, gt=0)
+    idempotency_cleanup_seconds: float = Field(default=600.0, gt=0)
+    # Wrong guesses, in limits' notation: of a complaint's query code per complaint number, of an applicant's id
+    # suffix per case number. Counted per process with "memory://"; replicas share them through e.g. redis://.
+    complaint_code_failures: str = "10/hour"
+    rating_failures_per_case: str = "5/hour"
+    public_limit_storage: str = "memory://"

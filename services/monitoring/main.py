@@ -9,6 +9,7 @@ from fastapi import FastAPI
 from services.common.runtime import Runtime, ServiceSpec, create_service_app
 from services.monitoring.adapters.tables import messaging
 from services.monitoring.api.calendar_routes import router as calendar_router
+from services.monitoring.api.complaint_routes import complaint_router, rating_router
 from services.monitoring.api.routes import router
 from services.monitoring.config import MonitoringSettings
 from services.monitoring.consumers import CONSUMERS
@@ -41,7 +42,7 @@ def create_app() -> FastAPI:
         database_url=settings.database_url,
         migrations_dir=Path(__file__).parent / "migrations",
         tables=messaging,
-        routers=[router, calendar_router],
+        routers=[router, calendar_router, complaint_router, rating_router],
         consumers=CONSUMERS,
         background=[run_timers, watch_calendar],
     ))
