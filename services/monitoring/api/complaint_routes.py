@@ -17,7 +17,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 from limits import RateLimitItem, parse, storage, strategies
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy.orm import Session
 
 from services.common import idempotency
@@ -36,6 +36,7 @@ from services.monitoring.domain.complaints import (
     UNIT_MAX,
     ComplaintAction,
     ComplaintState,
+    has_control_characters,
 )
 from services.monitoring.domain.ratings import TEXT_MAX, RatingChannel, RatingLevel
 from services.monitoring.wiring import supervision_of
@@ -51,6 +52,14 @@ REGION = r"^\d{12}$"
 
 class _In(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _no_control_characters(cls, value: Any) -> Any:
+        # Before anything else reads the body: the Idempotency-Key fingerprint cannot even encode a lone surrogate.
+        if isinstance(value, str) and has_control_characters(value):
+            raise ValueError("含有不可见的控制字符 (control characters are not allowed)")
+        return value
 
 
 class ComplaintIn(_In):

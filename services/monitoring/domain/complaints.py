@@ -19,8 +19,9 @@ UNIT_MAX = 100  # the responsible unit's name
 NAME_MAX = 50
 CONTACT_MAX = 100
 # Control characters other than line breaks and tabs have no place in a citizen's text and confuse every
-# later reader (exports, SMS gateways); refused rather than silently dropped, so nothing is altered.
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# later reader (exports, SMS gateways); lone surrogates (JSON allows "\ud800") cannot even be stored as UTF-8.
+# Refused rather than silently dropped, so nothing is altered.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
 
 
 class ComplaintState(StrEnum):
@@ -91,6 +92,10 @@ def complaint_number(region_code: str, day: str, sequence: int) -> str:
     return f"TS{complaint_scope(region_code)}-{day}-{sequence:05d}"
 
 
+def has_control_characters(value: str) -> bool:
+    return _CONTROL.search(value) is not None
+
+
 def text_problem(field: str, value: str, maximum: int, *, required: bool = True) -> str | None:
     """Why this text cannot be taken (中文), or None. Length is counted after trimming the ends."""
     trimmed = value.strip()
@@ -98,6 +103,6 @@ def text_problem(field: str, value: str, maximum: int, *, required: bool = True)
         return f"{field}不能为空"
     if len(trimmed) > maximum:
         return f"{field}最多 {maximum} 个字符，当前 {len(trimmed)} 个"
-    if _CONTROL.search(trimmed):
+    if has_control_characters(trimmed):
         return f"{field}含有不可见的控制字符"
     return None

@@ -189,7 +189,10 @@ def test_named_complaints_the_reply_clock_and_refusal(service_env: Any) -> None:
         problem(client.post("/api/v1/monitoring/complaints", json={**ANONYMOUS, "content": "字" * 2001},
                             headers=PUBLIC), 422, "validation-error")
         problem(client.post("/api/v1/monitoring/complaints", json={**ANONYMOUS, "content": "a\x07b"},
-                            headers=PUBLIC), 422, "invalid-text")
+                            headers=PUBLIC), 422, "validation-error")
+        lone_surrogate = b'{"region_code": "320102001000", "named": false, "content": "a\\ud800b"}'
+        problem(client.post("/api/v1/monitoring/complaints", content=lone_surrogate,
+                            headers={**PUBLIC, "content-type": "application/json"}), 422, "validation-error")
         problem(client.post("/api/v1/monitoring/complaints", json={**ANONYMOUS, "region_code": "3201"},
                             headers=PUBLIC), 422, "validation-error")
         problem(client.post("/api/v1/monitoring/complaints", json={**ANONYMOUS, "about_case_no": "../../etc"},

@@ -83,6 +83,7 @@ def test_text_rules() -> None:
     assert "最多 2000 个字符" in (text_problem("投诉内容", "字" * 2001, CONTENT_MAX) or "")
     assert text_problem("投诉内容", "  " + "字" * 2000 + "  ", CONTENT_MAX) is None  # the ends are trimmed
     assert "控制字符" in (text_problem("投诉内容", "a\x00b", CONTENT_MAX) or "")
+    assert "控制字符" in (text_problem("投诉内容", "a\ud800b", CONTENT_MAX) or "")
     assert text_problem("投诉内容", "第一行\n第二行\t完", CONTENT_MAX) is None
     # Markup is text like any other: it is stored and returned as JSON, never rendered.
     assert text_problem("投诉内容", "<script>alert(1)</script>", CONTENT_MAX) is None
