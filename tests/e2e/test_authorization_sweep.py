@@ -7,6 +7,7 @@ Until the gateway calls `RequestAuthorizer`, this proves the services' own enfor
 
 from __future__ import annotations
 
+import http.client
 import re
 import uuid
 from dataclasses import dataclass
@@ -22,7 +23,7 @@ from services.common.contracts.permissions import PERMISSIONS, Action
 from services.common.principal import Principal, PrincipalKind, Role
 from tests.e2e.conftest import Gateway, eventually
 from tests.e2e.test_approval_processes import DECIDE, REVIEW, publish_process_item
-from tests.e2e.test_first_flow import COMPLETE, open_task, submit_when_replicated
+from tests.e2e.test_first_flow import COMPLETE, PERSON, open_task, submit_when_replicated
 
 pytestmark = [pytest.mark.kafka, pytest.mark.e2e]
 
@@ -217,3 +218,19 @@ def test_another_countys_records_answer_404_and_the_county_reads_its_own(gateway
             wrong.append(f"{op.method} {op.template} as {role.value} of {OTHER_COUNTY}: "
                          f"{elsewhere.status_code} {elsewhere.text[:200]}")
     assert not wrong, "\n".join(wrong)
+
+
+def test_dot_segments_do_not_lead_from_a_public_route_to_a_protected_one(gateway: Gateway, records: Records) -> None:
+    """The forwarding client resolves `..` (also escaped) after the gateway chose the route by prefix: the
+    progress query is public, the case behind it is not. Sent raw, as httpx would resolve it itself."""
+    url = httpx.URL(str(gateway.client.base_url))
+    connection = http.client.HTTPConnection(url.host, url.port, timeout=30)
+    try:
+        for dots in ("..", "%2e%2e", "%2E."):
+            connection.request("GET", f"/api/v1/applications/progress/{dots}/{records.case_no}")
+            response = connection.getresponse()
+            body = response.read()
+            assert response.status in (401, 404), (dots, response.status, body[:300])
+            assert PERSON["name"].encode() not in body  # the applicant of the case
+    finally:
+        connection.close()
