@@ -28,6 +28,7 @@ from services.approval.adapters.tables import approval_case, approval_task, item
 from services.approval.domain import process as flow
 from services.approval.domain.exceptions import ApprovalConflict, TaskAlreadyCompleted, TaskClaimedByOther
 from services.approval.domain.process import Action, CaseStatus, Decision, StepOutcome, TaskKind, TaskStatus
+from services.common.contracts import permissions
 from services.common.contracts.bpmn import BpmnUserTask, user_tasks
 from services.common.contracts.case import (
     CaseAccepted,
@@ -621,9 +622,8 @@ def extend(session: Session, outbox: Outbox, principal: Principal, case_no: str,
            now: datetime | None = None) -> dict[str, Any]:
     """延长审批期限 (Art. 42): once, approved by the head, 10 working days (15 for joint handling)."""
     now = now or datetime.now(UTC)
-    if principal.role is not Role.department_head:
-        raise Problem(403, "wrong-role", "延长审批期限须经本机关负责人批准（department_head）",
-                      required_role=Role.department_head.value)
+    # The route's dependency checks this too; the handler keeps the head-only rule for every other caller.
+    permissions.authorize(principal, permissions.Action.approval_extend)
     case = _locked_case(session, principal, case_no)
     _require(case, Action.extend)
     try:

@@ -96,8 +96,3 @@ def current_principal(
 
 
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
-
-
-def require_role(principal: Principal, *roles: Role) -> None:
-    if principal.role not in roles:
-        raise Problem(403, "forbidden", f"当前角色（{principal.role.value}）无权执行此操作")

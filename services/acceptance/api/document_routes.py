@@ -30,7 +30,8 @@ from services.acceptance.documents import (
     render,
     render_pdf,
 )
-from services.common.principal import CurrentPrincipal, Principal, Role, require_role
+from services.common.contracts.permissions import Action, requires
+from services.common.principal import Principal
 from services.common.problems import Problem
 from services.common.runtime import Runtime, get_runtime, read_in_thread
 
@@ -99,13 +100,12 @@ async def get_document(
     kind: Annotated[str, Path(description="receipt 受理凭证, supplement-notice 一次性告知书, refusal 不予受理决定书, "
                                           "correction 当场更正记录, completion 即办件办结通知书, "
                                           "deferral-promise 容缺受理承诺书")],
-    principal: CurrentPrincipal, runtime: RuntimeDep,
+    principal: Annotated[Principal, requires(Action.application_print)], runtime: RuntimeDep,
     format_: Annotated[str, Query(alias="format", max_length=20, json_schema_extra={"enum": list(FORMATS)},
                                   description="html (default): the page to print from a browser; "
                                               "pdf: the same page as a PDF file")] = "html",
 ) -> Response:
     # Printed at the window for the applicant in front of the clerk; other roles read the case as JSON.
-    require_role(principal, Role.window_clerk)
     if format_ not in FORMATS:
         raise Problem(422, "unknown-document-format", f"不支持的文书格式「{format_}」；可选：html、pdf",
                       format=format_, formats=list(FORMATS))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from typing import Annotated
 
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
@@ -27,8 +28,9 @@ from services.acceptance.api.schemas import ApplicationOut, ExamineIn, IntakeIn
 from services.acceptance.domain.outcomes import Correction, Deferral, Refusal
 from services.common import idempotency
 from services.common.contracts.payloads import Applicant
+from services.common.contracts.permissions import Action, requires
 from services.common.idempotent_writes import IdempotencyKey
-from services.common.principal import CurrentPrincipal, Role, require_role
+from services.common.principal import Principal
 from services.common.problems import PROBLEM_JSON, TYPE_BASE
 from services.common.runtime import Runtime
 
@@ -42,10 +44,9 @@ intake_router = APIRouter(prefix="/api/v1/applications", tags=["acceptance 受�
                404: {"description": "No such item in the caller's region"},
                422: {"description": "Invalid identity, materials not in the item's list, bad times or channel"}},
 )
-async def receive(body: IntakeIn, principal: CurrentPrincipal, runtime: RuntimeDep,
-                  key: IdempotencyKey = None) -> JSONResponse:
+async def receive(body: IntakeIn, principal: Annotated[Principal, requires(Action.application_receive)],
+                  runtime: RuntimeDep, key: IdempotencyKey = None) -> JSONResponse:
     # A clerk takes in materials left at a centre; the provincial platform pushes what was applied for online.
-    require_role(principal, Role.window_clerk, Role.platform)
     command = handlers.SubmitApplication(
         item_code=body.item_code, region_code=body.region_code, channel=body.channel,
         applicant=Applicant(**body.applicant.model_dump()), materials=_materials(body.materials),
@@ -74,9 +75,9 @@ async def receive(body: IntakeIn, principal: CurrentPrincipal, runtime: RuntimeD
                                     "receipt's number), the clerk's judgement not applied"},
                422: {"description": "A judgement that cannot apply (e.g. 容缺 of the application form)"}},
 )
-async def examine(case_no: CaseNo, body: ExamineIn, principal: CurrentPrincipal, runtime: RuntimeDep,
+async def examine(case_no: CaseNo, body: ExamineIn,
+                  principal: Annotated[Principal, requires(Action.application_examine)], runtime: RuntimeDep,
                   key: IdempotencyKey = None) -> JSONResponse:
-    require_role(principal, Role.window_clerk)
     command = intake.ExamineApplication(
         case_no=case_no,
         refusal=Refusal(**body.refusal.model_dump()) if body.refusal else None,

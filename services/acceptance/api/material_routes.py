@@ -25,17 +25,14 @@ from sqlalchemy.orm import Session
 from services.acceptance.adapters.file_store import FileRefused, FileStore, PendingFile, safe_display_name
 from services.acceptance.adapters.file_tables import material_file, material_file_name
 from services.acceptance.config import AcceptanceSettings
-from services.common.principal import CurrentPrincipal, Principal, Role, require_role
+from services.common.contracts.permissions import Action, requires
+from services.common.principal import Principal
 from services.common.problems import Problem
 from services.common.runtime import Runtime, get_runtime
 
 material_router = APIRouter(prefix="/api/v1/applications/files", tags=["acceptance 受理"])
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 
-# Who may upload: as for submitting an application (routes._CLERKS).
-_UPLOADERS = (Role.window_clerk, Role.platform)
-# Who may read a file's metadata: the staff who handle cases after acceptance too.
-_READERS = (Role.window_clerk, Role.approver, Role.department_head, Role.supervisor, Role.platform)
 FILE_FIELD = "file"
 # Boundaries and part headers around the file: a body longer than the file limit plus this is refused unread.
 FRAMING_ALLOWANCE = 65_536
@@ -165,8 +162,8 @@ def _refused(exc: FileRefused) -> Problem:
         422: {"description": "No `file` field, another field, a bad name or a malformed body"},
     },
 )
-async def upload(request: Request, principal: CurrentPrincipal, runtime: RuntimeDep) -> JSONResponse:
-    require_role(principal, *_UPLOADERS)
+async def upload(request: Request, principal: Annotated[Principal, requires(Action.material_upload)],
+                 runtime: RuntimeDep) -> JSONResponse:
     store = _file_store(runtime)
     content_type, options = parse_options_header(request.headers.get("content-type", ""))
     if content_type != b"multipart/form-data":
@@ -247,9 +244,9 @@ async def _require_visible(runtime: Runtime, principal: Principal, sha256: str) 
 
 
 @material_router.get("/{sha256}", response_model=MaterialFileInfo, summary="A material file's metadata")
-async def file_info(sha256: Annotated[str, Path(pattern=SHA256)], principal: CurrentPrincipal,
+async def file_info(sha256: Annotated[str, Path(pattern=SHA256)],
+                    principal: Annotated[Principal, requires(Action.material_read)],
                     runtime: RuntimeDep) -> MaterialFileInfo:
-    require_role(principal, *_READERS)
     found = await _require_visible(runtime, principal, sha256)
     return MaterialFileInfo(**{k: found[k] for k in ("sha256", "size", "media_type", "name", "uploaded_at")})
 
@@ -269,10 +266,10 @@ _DOWNLOAD_HEADERS = {
                      "description": "The bytes as uploaded, with the type sniffed at upload"},
                404: {"description": "No such file uploaded within the caller's region"}},
 )
-async def file_content(sha256: Annotated[str, Path(pattern=SHA256)], principal: CurrentPrincipal,
+async def file_content(sha256: Annotated[str, Path(pattern=SHA256)],
+                       principal: Annotated[Principal, requires(Action.material_read)],
                        runtime: RuntimeDep) -> FileResponse:
     # The approver reviewing the case reads the scans the window received (审查 is of the materials).
-    require_role(principal, *_READERS)
     found = await _require_visible(runtime, principal, sha256)
     path = _file_store(runtime).path_for(sha256)
     if not path.is_file():

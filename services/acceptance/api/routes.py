@@ -28,15 +28,14 @@ from services.acceptance.domain.model import SubmittedMaterial
 from services.acceptance.domain.outcomes import Correction, Deferral, Outcome, Refusal
 from services.common import idempotency
 from services.common.contracts.payloads import Applicant
+from services.common.contracts.permissions import Action, requires
 from services.common.idempotent_writes import IdempotencyKey, KeyPolicy, run_once
-from services.common.principal import CurrentPrincipal, Principal, Role, require_role
+from services.common.principal import Principal, Role
 from services.common.runtime import Runtime, get_runtime
 from services.common.workdays import SHANGHAI
 
 router = APIRouter(prefix="/api/v1/applications", tags=["acceptance 受理"])
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
-
-_CLERKS = (Role.window_clerk, Role.platform)
 
 
 def settings_of(runtime: Runtime) -> AcceptanceSettings:
@@ -103,9 +102,8 @@ async def _run_once(
                400: {"description": "Idempotency-Key missing (platform role) or unusable"},
                422: {"description": "Invalid body, or an Idempotency-Key already used for another body"}},
 )
-async def submit(body: ApplicationIn, principal: CurrentPrincipal, runtime: RuntimeDep,
-                 key: IdempotencyKey = None) -> JSONResponse:
-    require_role(principal, *_CLERKS)
+async def submit(body: ApplicationIn, principal: Annotated[Principal, requires(Action.application_submit)],
+                 runtime: RuntimeDep, key: IdempotencyKey = None) -> JSONResponse:
     command = handlers.SubmitApplication(
         item_code=body.item_code, region_code=body.region_code, channel=body.channel,
         applicant=Applicant(**body.applicant.model_dump()), materials=_materials(body.materials),
@@ -154,10 +152,10 @@ CaseNo = Annotated[str, Path(min_length=1, max_length=50, description="办件编
     responses={404: {"description": "No such case in the clerk's region"},
                409: {"description": "Decided, completed or already withdrawn: state and allowed actions"}},
 )
-async def withdraw(case_no: CaseNo, body: WithdrawIn, principal: CurrentPrincipal, runtime: RuntimeDep,
+async def withdraw(case_no: CaseNo, body: WithdrawIn,
+                   principal: Annotated[Principal, requires(Action.application_withdraw)], runtime: RuntimeDep,
                    key: IdempotencyKey = None) -> JSONResponse:
     # A window clerk acts on the applicant's written request; online withdrawal would need the applicant's login.
-    require_role(principal, Role.window_clerk)
     command = handlers.WithdrawApplication(case_no=case_no, request_ref=body.request_ref, reason=body.reason)
 
     def work(session: Session) -> idempotency.StoredResponse:
@@ -174,9 +172,9 @@ async def withdraw(case_no: CaseNo, body: WithdrawIn, principal: CurrentPrincipa
                409: {"description": "Not waiting for a supplement: state and allowed actions"},
                422: {"description": "A material the notice did not list (一次性告知 enforced), or bad input"}},
 )
-async def supplement(case_no: CaseNo, body: SupplementIn, principal: CurrentPrincipal, runtime: RuntimeDep,
-                     key: IdempotencyKey = None) -> JSONResponse:
-    require_role(principal, Role.window_clerk)
+async def supplement(case_no: CaseNo, body: SupplementIn,
+                     principal: Annotated[Principal, requires(Action.application_supplement)],
+                     runtime: RuntimeDep, key: IdempotencyKey = None) -> JSONResponse:
     command = handlers.SupplyMaterials(case_no=case_no, materials=_materials(body.materials),
                                        deputy_for=_absence(body.deputy_for))
     deputies = settings_of(runtime).deputies
@@ -196,9 +194,8 @@ async def supplement(case_no: CaseNo, body: SupplementIn, principal: CurrentPrin
                409: {"description": "Not accepted, or already charged: state and allowed actions"},
                422: {"description": "A free item, or above the published standard (行政许可法 Art. 58)"}},
 )
-async def fees(case_no: CaseNo, body: FeeIn, principal: CurrentPrincipal, runtime: RuntimeDep,
-               key: IdempotencyKey = None) -> JSONResponse:
-    require_role(principal, Role.window_clerk)
+async def fees(case_no: CaseNo, body: FeeIn, principal: Annotated[Principal, requires(Action.application_charge_fee)],
+               runtime: RuntimeDep, key: IdempotencyKey = None) -> JSONResponse:
     command = handlers.ChargeFee(case_no=case_no, amount_fen=body.amount_fen, receipt_no=body.receipt_no,
                                  deputy_for=_absence(body.deputy_for))
     deputies = settings_of(runtime).deputies
@@ -212,7 +209,8 @@ async def fees(case_no: CaseNo, body: FeeIn, principal: CurrentPrincipal, runtim
 
 
 @router.get("/{case_no}", response_model=ApplicationOut, summary="One case as acceptance recorded it")
-async def get_one(case_no: str, principal: CurrentPrincipal, runtime: RuntimeDep) -> ApplicationOut:
+async def get_one(case_no: str, principal: Annotated[Principal, requires(Action.application_read)],
+                  runtime: RuntimeDep) -> ApplicationOut:
     def read() -> dict[str, Any]:
         with runtime.read_session() as session:
             return handlers.get_case(session, principal, case_no)

@@ -9,7 +9,8 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import JSONResponse, Response
 
-from services.common.principal import CurrentPrincipal, Role, require_role
+from services.common.contracts.permissions import Action, authorize, requires
+from services.common.principal import CurrentPrincipal, Principal
 from services.common.problems import Problem
 from services.common.runtime import Runtime, get_runtime, read_in_thread, write_in_thread
 from services.disclosure import catalogue_io
@@ -116,10 +117,11 @@ async def _body(request: Request, limit: int) -> bytes:
                422: {"description": "Nothing imported; `errors` lists every problem"}},
 )
 async def import_catalogue(
-    request: Request, principal: CurrentPrincipal, runtime: RuntimeDep,
+    request: Request, principal: Annotated[Principal, requires(Action.catalogue_import)], runtime: RuntimeDep,
     publish: Annotated[bool, Query(description="publish each imported draft too")] = False,
 ) -> JSONResponse:
-    require_role(principal, Role.catalogue_admin)
+    if publish:
+        authorize(principal, Action.catalogue_publish)
     content_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
     if content_type not in (catalogue_io.JSON_MEDIA_TYPE, catalogue_io.XLSX_MEDIA_TYPE):
         raise Problem(415, "unsupported-media-type",

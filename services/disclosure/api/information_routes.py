@@ -3,7 +3,8 @@ and the annual report.
 
 The gateway lets anyone GET `/api/v1/information/...` and POST `/api/v1/information-requests/...`, so every
 write below checks the caller itself: only a disclosure officer of the record's region may act (the
-applicant may withdraw with the receipt's access code)."""
+applicant may withdraw with the receipt's access code). The roles are the matrix's
+(services/common/contracts/permissions.py), checked as each route's dependency."""
 
 from __future__ import annotations
 
@@ -13,7 +14,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Path, Query
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
-from services.common.principal import CurrentPrincipal
+from services.common.contracts.permissions import Action, requires
+from services.common.principal import CurrentPrincipal, Principal
 from services.common.problems import Problem
 from services.common.runtime import Runtime, get_runtime, read_in_thread, write_in_thread
 from services.common.workdays import SHANGHAI
@@ -26,6 +28,13 @@ RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 DocId = Annotated[str, Path(min_length=1, max_length=40, pattern=r"^[0-9A-Za-z\-]+$")]
 RequestNo = Annotated[str, Path(min_length=1, max_length=50, pattern=r"^[0-9A-Za-z\-]+$")]
 RegionQuery = Annotated[str | None, Query(pattern=r"^\d{12}$", description="12-digit region code")]
+# The caller, checked against the role × action matrix (services/common/contracts/permissions.py).
+Categorizer = Annotated[Principal, requires(Action.information_category)]
+Publisher = Annotated[Principal, requires(Action.information_publish)]
+DocumentWithdrawer = Annotated[Principal, requires(Action.information_withdraw)]
+RequestReader = Annotated[Principal, requires(Action.information_request_read)]
+RequestHandler = Annotated[Principal, requires(Action.information_request_handle)]
+Replier = Annotated[Principal, requires(Action.information_request_reply)]
 
 information_router = APIRouter()
 directory = APIRouter(prefix="/api/v1/information", tags=["information 主动公开目录"])
@@ -50,13 +59,13 @@ async def list_categories(principal: CurrentPrincipal, runtime: RuntimeDep,
 
 
 @directory.post("/categories", status_code=201, summary="Add a category (disclosure officer)")
-async def create_category(body: schemas.CategoryIn, principal: CurrentPrincipal, runtime: RuntimeDep) -> JSONResponse:
+async def create_category(body: schemas.CategoryIn, principal: Categorizer, runtime: RuntimeDep) -> JSONResponse:
     now = datetime.now(UTC)
     return _json(await write_in_thread(runtime, lambda s: service.create_category(s, principal, body, now)), 201)
 
 
 @directory.post("/documents", status_code=201, summary="Publish a document (主动公开, disclosure officer)")
-async def publish_document(body: schemas.DocumentIn, principal: CurrentPrincipal,
+async def publish_document(body: schemas.DocumentIn, principal: Publisher,
                            runtime: RuntimeDep) -> JSONResponse:
     now = datetime.now(UTC)
     out = await write_in_thread(runtime, lambda s: service.publish_document(s, principal, body, runtime.calendar, now))
@@ -64,7 +73,7 @@ async def publish_document(body: schemas.DocumentIn, principal: CurrentPrincipal
 
 
 @directory.post("/documents/{doc_id}/amend", summary="Amend: a new revision with its reason (修订)")
-async def amend_document(doc_id: DocId, body: schemas.AmendIn, principal: CurrentPrincipal,
+async def amend_document(doc_id: DocId, body: schemas.AmendIn, principal: Publisher,
                          runtime: RuntimeDep) -> JSONResponse:
     now = datetime.now(UTC)
     return _json(await write_in_thread(runtime, lambda s: service.amend_document(s, principal, doc_id, body,
@@ -72,7 +81,7 @@ async def amend_document(doc_id: DocId, body: schemas.AmendIn, principal: Curren
 
 
 @directory.post("/documents/{doc_id}/withdraw", summary="Withdraw from the directory, with a reason (撤回)")
-async def withdraw_document(doc_id: DocId, body: schemas.ReasonIn, principal: CurrentPrincipal,
+async def withdraw_document(doc_id: DocId, body: schemas.ReasonIn, principal: DocumentWithdrawer,
                             runtime: RuntimeDep) -> JSONResponse:
     now = datetime.now(UTC)
     return _json(await write_in_thread(runtime, lambda s: service.withdraw_document(s, principal, doc_id, body.reason,
@@ -175,7 +184,7 @@ async def submit(body: schemas.RequestIn, principal: CurrentPrincipal, runtime: 
 
 
 @request_routes.get("", summary="Requests of the officer's region, newest first")
-async def list_requests(principal: CurrentPrincipal, runtime: RuntimeDep,
+async def list_requests(principal: RequestReader, runtime: RuntimeDep,
                         state: Annotated[RequestState | None, Query()] = None,
                         limit: Annotated[int, Query(ge=1, le=500)] = 100) -> JSONResponse:
     now = datetime.now(UTC)
@@ -185,14 +194,14 @@ async def list_requests(principal: CurrentPrincipal, runtime: RuntimeDep,
 
 
 @request_routes.get("/{request_no}", summary="One request: state, reply due date, allowed actions")
-async def get_request(request_no: RequestNo, principal: CurrentPrincipal, runtime: RuntimeDep) -> JSONResponse:
+async def get_request(request_no: RequestNo, principal: RequestReader, runtime: RuntimeDep) -> JSONResponse:
     now = datetime.now(UTC)
     return _json(await read_in_thread(
         runtime, lambda s: service.get_request(s, principal, request_no, runtime.calendar, now)))
 
 
 @request_routes.post("/{request_no}/supplement-notice", summary="Ask for a supplement, once (补正通知, Art. 30)")
-async def supplement_notice(request_no: RequestNo, body: schemas.SupplementNoticeIn, principal: CurrentPrincipal,
+async def supplement_notice(request_no: RequestNo, body: schemas.SupplementNoticeIn, principal: RequestHandler,
                             runtime: RuntimeDep) -> JSONResponse:
     now = datetime.now(UTC)
     return _json(await write_in_thread(runtime, lambda s: service.request_supplement(
@@ -200,7 +209,7 @@ async def supplement_notice(request_no: RequestNo, body: schemas.SupplementNotic
 
 
 @request_routes.post("/{request_no}/supplement", summary="The applicant supplemented: the clock restarts")
-async def supplement(request_no: RequestNo, body: schemas.SupplementIn, principal: CurrentPrincipal,
+async def supplement(request_no: RequestNo, body: schemas.SupplementIn, principal: RequestHandler,
                      runtime: RuntimeDep) -> JSONResponse:
     now = datetime.now(UTC)
     return _json(await write_in_thread(runtime, lambda s: service.supplemented(
@@ -208,7 +217,7 @@ async def supplement(request_no: RequestNo, body: schemas.SupplementIn, principa
 
 
 @request_routes.post("/{request_no}/supplement-lapsed", summary="No supplement in time: deemed withdrawn")
-async def supplement_lapsed(request_no: RequestNo, principal: CurrentPrincipal, runtime: RuntimeDep) -> JSONResponse:
+async def supplement_lapsed(request_no: RequestNo, principal: RequestHandler, runtime: RuntimeDep) -> JSONResponse:
     now = datetime.now(UTC)
     return _json(await write_in_thread(runtime, lambda s: service.lapse_supplement(
         s, runtime.outbox, principal, request_no, runtime.calendar, now)))
@@ -216,7 +225,7 @@ async def supplement_lapsed(request_no: RequestNo, principal: CurrentPrincipal, 
 
 @request_routes.post("/{request_no}/consultations", status_code=201,
                      summary="Consult a third party or another agency (征求意见, not counted)")
-async def consult(request_no: RequestNo, body: schemas.ConsultationIn, principal: CurrentPrincipal,
+async def consult(request_no: RequestNo, body: schemas.ConsultationIn, principal: RequestHandler,
                   runtime: RuntimeDep) -> JSONResponse:
     now = datetime.now(UTC)
     return _json(await write_in_thread(runtime, lambda s: service.start_consultation(
@@ -226,7 +235,7 @@ async def consult(request_no: RequestNo, body: schemas.ConsultationIn, principal
 @request_routes.post("/{request_no}/consultations/{consultation_id}/end", summary="The consulted party answered")
 async def end_consultation(request_no: RequestNo,
                            consultation_id: Annotated[str, Path(min_length=1, max_length=20, pattern=r"^c\d+$")],
-                           body: schemas.ConsultationEndIn, principal: CurrentPrincipal,
+                           body: schemas.ConsultationEndIn, principal: RequestHandler,
                            runtime: RuntimeDep) -> JSONResponse:
     now = datetime.now(UTC)
     return _json(await write_in_thread(runtime, lambda s: service.end_consultation(
@@ -234,7 +243,7 @@ async def end_consultation(request_no: RequestNo,
 
 
 @request_routes.post("/{request_no}/extension", summary="Extend once, ≤ 20 working days (Art. 33)")
-async def extension(request_no: RequestNo, body: schemas.ExtensionIn, principal: CurrentPrincipal,
+async def extension(request_no: RequestNo, body: schemas.ExtensionIn, principal: RequestHandler,
                     runtime: RuntimeDep) -> JSONResponse:
     now = datetime.now(UTC)
     return _json(await write_in_thread(runtime, lambda s: service.extend(
@@ -242,7 +251,7 @@ async def extension(request_no: RequestNo, body: schemas.ExtensionIn, principal:
 
 
 @request_routes.post("/{request_no}/reply", summary="Reply (Art. 36 type, reasons, processing fee)")
-async def reply(request_no: RequestNo, body: schemas.ReplyIn, principal: CurrentPrincipal,
+async def reply(request_no: RequestNo, body: schemas.ReplyIn, principal: Replier,
                 runtime: RuntimeDep) -> JSONResponse:
     now = datetime.now(UTC)
     return _json(await write_in_thread(runtime, lambda s: service.answer(

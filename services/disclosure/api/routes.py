@@ -8,7 +8,8 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Query
 from fastapi.responses import JSONResponse
 
-from services.common.principal import CurrentPrincipal, Role, require_role
+from services.common.contracts.permissions import Action, allows, requires
+from services.common.principal import CurrentPrincipal, Principal
 from services.common.problems import Problem
 from services.common.runtime import Runtime, get_runtime, read_in_thread, write_in_thread
 from services.common.workdays import SHANGHAI
@@ -41,8 +42,8 @@ results_router = APIRouter(prefix="/api/v1/results", tags=["results 办件结果
                422: {"description": "The definition breaks a catalogue rule, or a version after the first has no "
                                     "`change_reason`; `errors` names each field"}},
 )
-async def create_item(body: ItemDefinitionIn, principal: CurrentPrincipal, runtime: RuntimeDep) -> JSONResponse:
-    require_role(principal, Role.catalogue_admin)
+async def create_item(body: ItemDefinitionIn, principal: Annotated[Principal, requires(Action.catalogue_draft)],
+                      runtime: RuntimeDep) -> JSONResponse:
     definition = body.to_domain()
     now = datetime.now(UTC)
     out = await write_in_thread(
@@ -53,17 +54,17 @@ async def create_item(body: ItemDefinitionIn, principal: CurrentPrincipal, runti
 
 
 @catalogue_router.post("/{item_code}/publish", response_model=ItemOut, summary="Publish the newest draft (发布)")
-async def publish_item(item_code: ItemCode, principal: CurrentPrincipal, runtime: RuntimeDep) -> ItemOut:
-    require_role(principal, Role.catalogue_admin)
+async def publish_item(item_code: ItemCode, principal: Annotated[Principal, requires(Action.catalogue_publish)],
+                       runtime: RuntimeDep) -> ItemOut:
     now = datetime.now(UTC)
     out = await write_in_thread(runtime, lambda s: handlers.publish_item(s, runtime.outbox, principal, item_code, now))
     return ItemOut.model_validate(out)
 
 
 @catalogue_router.post("/{item_code}/retire", response_model=ItemOut, summary="Retire the published version (废止)")
-async def retire_item(item_code: ItemCode, body: RetireIn, principal: CurrentPrincipal,
+async def retire_item(item_code: ItemCode, body: RetireIn,
+                      principal: Annotated[Principal, requires(Action.catalogue_retire)],
                       runtime: RuntimeDep) -> ItemOut:
-    require_role(principal, Role.catalogue_admin)
     now = datetime.now(UTC)
     out = await write_in_thread(runtime,
                        lambda s: handlers.retire_item(s, runtime.outbox, principal, item_code, body.reason, now))
@@ -92,7 +93,7 @@ async def get_item(item_code: ItemCode, principal: CurrentPrincipal, runtime: Ru
 async def get_item_version(
     item_code: ItemCode, version: Annotated[int, Path(ge=1)], principal: CurrentPrincipal, runtime: RuntimeDep,
 ) -> ItemOut:
-    can_see_drafts = principal.role is Role.catalogue_admin
+    can_see_drafts = allows(principal, Action.catalogue_draft)
     out = await read_in_thread(
         runtime, lambda s: handlers.get_version(s, principal, item_code, version, can_see_drafts))
     return ItemOut.model_validate(out)
@@ -106,7 +107,7 @@ async def get_item_version(
 async def get_item_version_diff(
     item_code: ItemCode, version: Annotated[int, Path(ge=1)], principal: CurrentPrincipal, runtime: RuntimeDep,
 ) -> VersionDiffOut:
-    can_see_drafts = principal.role is Role.catalogue_admin
+    can_see_drafts = allows(principal, Action.catalogue_draft)
     out = await read_in_thread(
         runtime, lambda s: handlers.diff_version(s, principal, item_code, version, can_see_drafts))
     return VersionDiffOut.model_validate(out)

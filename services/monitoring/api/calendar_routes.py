@@ -15,7 +15,8 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Path, Query, Request
 
-from services.common.principal import CurrentPrincipal, Role, require_role
+from services.common.contracts.permissions import Action, requires
+from services.common.principal import Principal
 from services.common.problems import Problem
 from services.common.runtime import Runtime, get_runtime
 from services.common.workdays import SHANGHAI
@@ -25,8 +26,9 @@ from services.monitoring.domain.calendar_schedule import MAX_YEAR, MIN_YEAR, Sch
 router = APIRouter(prefix="/api/v1/monitoring/calendar", tags=["monitoring 电子监察: calendar 工作日历"])
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 
-_READERS = (Role.supervisor, Role.operations)
-_LOADERS = (Role.operations,)
+# The caller, checked against the role × action matrix (services/common/contracts/permissions.py).
+CalendarReader = Annotated[Principal, requires(Action.calendar_read)]
+CalendarLoader = Annotated[Principal, requires(Action.calendar_load)]
 _EXAMPLE_FILE = FilePath(__file__).resolve().parents[1] / "calendars" / "2027.example.json"
 
 CalendarLoadedHook = Callable[[Any, list[int]], Awaitable[None]]
@@ -45,8 +47,7 @@ def _today() -> date:
 
 
 @router.get("", summary="Calendar status: covered and loaded years, warnings (工作日历状态)")
-async def get_status(principal: CurrentPrincipal, runtime: RuntimeDep) -> dict[str, Any]:
-    require_role(principal, *_READERS)
+async def get_status(principal: CalendarReader, runtime: RuntimeDep) -> dict[str, Any]:
     calendar = runtime.calendar
     status = calendar_admin.calendar_status(calendar, _today())
 
@@ -65,11 +66,10 @@ async def get_status(principal: CurrentPrincipal, runtime: RuntimeDep) -> dict[s
 
 @router.get("/days", summary="Each day between two dates: working or not, and why (逐日说明)")
 async def get_days(
-    principal: CurrentPrincipal, runtime: RuntimeDep,
+    principal: CalendarReader, runtime: RuntimeDep,
     from_: Annotated[date, Query(alias="from", description="First day, YYYY-MM-DD")],
     to: Annotated[date, Query(description="Last day (inclusive), YYYY-MM-DD")],
 ) -> dict[str, Any]:
-    require_role(principal, *_READERS)
     if to < from_:
         raise Problem(422, "invalid-range", "结束日期不得早于开始日期")
     if (to - from_).days + 1 > calendar_admin.MAX_EXPLAIN_DAYS:
@@ -81,12 +81,11 @@ async def get_days(
 @router.put("/years/{year}", summary="Load one year's State Council holiday schedule (载入年度节假日安排)")
 async def put_year(
     request: Request,
-    principal: CurrentPrincipal,
+    principal: CalendarLoader,
     runtime: RuntimeDep,
     year: Annotated[int, Path(ge=MIN_YEAR, le=MAX_YEAR)],
     body: Annotated[dict[str, Any], Body(openapi_examples={"2027 (示例)": {"value": _example()}})],
 ) -> dict[str, Any]:
-    require_role(principal, *_LOADERS)
     now = datetime.now(UTC)
 
     def write() -> dict[str, Any]:

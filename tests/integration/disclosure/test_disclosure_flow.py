@@ -112,7 +112,8 @@ def test_catalogue_and_public_results_flow(service_env: Path) -> None:
                                                                                    "320104000000"),
                               json=_item(item_code))
         assert foreign.status_code == 403
-        assert client.post("/api/v1/catalogue/items", headers=PUBLIC, json=_item(item_code)).status_code == 403
+        # The anonymous caller is told to log in.
+        assert client.post("/api/v1/catalogue/items", headers=PUBLIC, json=_item(item_code)).status_code == 401
 
         created = client.post("/api/v1/catalogue/items", headers=ADMIN, json=_item(item_code))
         assert created.status_code == 201, created.text
