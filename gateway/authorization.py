@@ -125,6 +125,18 @@ OPERATIONS: Mapping[tuple[str, str], Action | str] = {
     ("GET", "/api/v1/monitoring/calendar"): _A.calendar_read,
     ("GET", "/api/v1/monitoring/calendar/days"): _A.calendar_read,
     ("PUT", "/api/v1/monitoring/calendar/years/{year}"): _A.calendar_load,
+    # 投诉 and 好差评 are filed without login; the complainant looks a complaint up with its query code (staff
+    # with a login see the whole record: monitoring decides by who is calling).
+    ("POST", "/api/v1/monitoring/complaints"): PUBLIC,
+    ("GET", "/api/v1/monitoring/complaints/{complaint_no}"): PUBLIC,
+    ("GET", "/api/v1/monitoring/complaints"): _A.complaint_read,
+    ("POST", "/api/v1/monitoring/complaints/{complaint_no}/transfer"): _A.complaint_handle,
+    ("POST", "/api/v1/monitoring/complaints/{complaint_no}/answer"): _A.complaint_handle,
+    ("POST", "/api/v1/monitoring/complaints/{complaint_no}/not-accept"): _A.complaint_handle,
+    ("POST", "/api/v1/monitoring/ratings"): PUBLIC,
+    ("GET", "/api/v1/monitoring/ratings/bad"): _A.rating_read,
+    ("GET", "/api/v1/monitoring/ratings/{rating_no}"): _A.rating_read,
+    ("POST", "/api/v1/monitoring/ratings/{rating_no}/rectification"): _A.rating_rectify,
 }
 
 

@@ -30,7 +30,7 @@ from services.common.contracts.complaint import (
 from services.common.contracts.evaluation import RatingSubmitted, RectificationCompleted
 from services.common.contracts.payloads import Actor, EventPayload
 from services.common.messaging import Outbox
-from services.common.principal import Principal, PrincipalKind, Role, region_prefix, require_role
+from services.common.principal import Principal, Role, region_prefix
 from services.common.problems import Problem
 from services.common.workdays import SHANGHAI, WorkingDayCalendar
 from services.monitoring import handlers
@@ -83,14 +83,6 @@ _REMEMBER_CASE = text(
     "INSERT INTO rated_case (case_no, region_code, id_suffix_digest, recorded_at) "
     "VALUES (:case_no, :region_code, :id_suffix_digest, :recorded_at) ON CONFLICT (case_no) DO NOTHING"
 ).bindparams(bindparam("recorded_at", type_=rated_case.c.recorded_at.type))
-
-
-def require_staff(principal: Principal, *roles: Role) -> None:
-    """The gateway lets the public reach these paths (to file and to look up); a staff act without a login is
-    401, as for any protected endpoint, and a login with the wrong role 403."""
-    if principal.kind is PrincipalKind.public or principal.role is Role.public:
-        raise Problem(401, "unauthenticated", "请以电子监察工作人员身份登录后办理 (login required)")
-    require_role(principal, *roles)
 
 
 def _actor(principal: Principal) -> Actor:

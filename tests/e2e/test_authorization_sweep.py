@@ -56,14 +56,17 @@ class Records:
     request_no: str
     doc_id: str
     item_code: str
+    complaint_no: str
+    rating_no: str
 
     def path_values(self) -> dict[str, str]:
         return {"case_no": self.case_no, "task_id": self.task_id, "sha256": self.sha256,
                 "request_no": self.request_no, "doc_id": self.doc_id, "item_code": self.item_code,
+                "complaint_no": self.complaint_no, "rating_no": self.rating_no,
                 "consultation_id": "c1", "kind": "receipt", "version": "1", "year": "2027"}
 
 
-SCOPED = {"case_no", "task_id", "sha256", "request_no", "doc_id", "item_code"}
+SCOPED = {"case_no", "task_id", "sha256", "request_no", "doc_id", "item_code", "complaint_no", "rating_no"}
 
 
 @pytest.fixture(scope="module")
@@ -85,8 +88,19 @@ def records(gateway: Gateway) -> Records:
     document = gateway.call("POST", "/api/v1/information/documents", "disclosure-officer",
                             json={"region_code": COUNTY} | DOCUMENT)
     assert document.status_code == 201, document.text
+    complaint = gateway.call("POST", "/api/v1/monitoring/complaints",
+                             json={"region_code": COUNTY, "named": False, "content": "权限巡检的投诉"})
+    assert complaint.status_code == 201, complaint.text
+    # Monitoring learns who may rate the case from the case topic.
+    eventually(lambda: gateway.call("GET", f"/api/v1/monitoring/cases/{case['case_no']}", "supervisor")
+               .status_code == 200)
+    rating = gateway.call("POST", "/api/v1/monitoring/ratings", json={
+        "case_no": case["case_no"], "id_suffix": PERSON["id_number"][-6:], "channel": "window", "level": 5,
+        "text": "权限巡检的差评"})
+    assert rating.status_code == 201, rating.text
     return Records(case_no=case["case_no"], task_id=task["task_id"], sha256=uploaded.json()["sha256"],
-                   request_no=request.json()["request_no"], doc_id=document.json()["doc_id"], item_code=item_code)
+                   request_no=request.json()["request_no"], doc_id=document.json()["doc_id"], item_code=item_code,
+                   complaint_no=complaint.json()["complaint_no"], rating_no=rating.json()["rating_no"])
 
 
 # Bodies the services accept, so that what answers is authorization and not validation (a service validates
@@ -121,6 +135,10 @@ BODIES: dict[tuple[str, str], Any] = {
     ("POST", "/api/v1/information-requests/{request_no}/extension"): {"working_days": 5, "reason": "巡检",
                                                                        "approved_by": "负责人"},
     ("POST", "/api/v1/information-requests/{request_no}/reply"): {"reply_type": "disclosed"},
+    ("POST", "/api/v1/monitoring/complaints/{complaint_no}/transfer"): {"to_unit": "巡检单位"},
+    ("POST", "/api/v1/monitoring/complaints/{complaint_no}/answer"): {"answer": "巡检"},
+    ("POST", "/api/v1/monitoring/complaints/{complaint_no}/not-accept"): {"reason": "巡检"},
+    ("POST", "/api/v1/monitoring/ratings/{rating_no}/rectification"): {"result": "巡检"},
 }
 QUERIES: dict[tuple[str, str], dict[str, str]] = {
     ("GET", "/api/v1/monitoring/cases/{case_no}/what-if"): {"suspend_until": "2027-01-05T00:00:00+08:00"},
@@ -200,7 +218,8 @@ def test_another_countys_records_answer_404_and_the_county_reads_its_own(gateway
     scoped = [op for op in protected_operations(gateway) if op.scoped]
     assert {op.action for op in scoped} >= {Action.application_read, Action.approval_decide, Action.material_read,
                                            Action.monitoring_read, Action.information_request_reply,
-                                           Action.information_withdraw, Action.catalogue_retire}
+                                           Action.information_withdraw, Action.catalogue_retire,
+                                           Action.complaint_handle, Action.rating_rectify}
     wrong: list[str] = []
     for op in scoped:
         role = next(r for r in Role if r in PERMISSIONS[op.action])

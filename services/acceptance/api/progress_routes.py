@@ -7,20 +7,19 @@ a call that bypasses the gateway is refused like any other. Withdrawal is a cler
 from __future__ import annotations
 
 import asyncio
-import math
-import time
 from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
-from limits import RateLimitItem, parse, storage, strategies
+from limits import parse, storage, strategies
 from pydantic import BaseModel, Field
 
 from services.acceptance import handlers
 from services.acceptance.api.routes import settings_of
 from services.common.principal import CurrentPrincipal
 from services.common.problems import problem_response
+from services.common.public_limits import client_address, too_many_requests
 from services.common.runtime import Runtime, get_runtime
 
 progress_router = APIRouter(prefix="/api/v1/applications", tags=["acceptance 受理"])
@@ -55,22 +54,6 @@ def _limits(runtime: Runtime) -> _Limits:
     return limits
 
 
-def client_address(request: Request) -> str:
-    """The gateway appends the address it saw to X-Forwarded-For; the last entry is that one (anything
-    before it came from the client and could be forged). Without the gateway: the socket's peer."""
-    forwarded = request.headers.get("x-forwarded-for", "")
-    last = forwarded.rsplit(",", 1)[-1].strip()
-    return last or (request.client.host if request.client else "unknown")
-
-
-def _too_many(limits: _Limits, item: RateLimitItem, identifiers: tuple[str, str], path: str,
-              detail: str) -> JSONResponse:
-    reset_at = limits.limiter.get_window_stats(item, *identifiers).reset_time
-    retry_after = max(1, math.ceil(reset_at - time.time()))
-    return problem_response(429, "too-many-requests", detail, path, headers={"Retry-After": str(retry_after)},
-                            retry_after_seconds=retry_after)
-
-
 def _not_found(path: str) -> JSONResponse:
     # One answer for an unknown case number and for a wrong suffix: nothing to learn from which it was.
     return problem_response(404, "progress-not-found", "未查到该办件，请核对办件编号和证件号码后六位", path)
@@ -93,13 +76,13 @@ async def progress(
     limits = _limits(runtime)
     address = ("progress-address", client_address(request))
     if not limits.limiter.hit(limits.per_address, *address):
-        return _too_many(limits, limits.per_address, address, path, "查询过于频繁，请稍后再试")
+        return too_many_requests(limits.limiter, limits.per_address, address, path, "查询过于频繁，请稍后再试")
     case_no = case_no.strip()
     per_case = ("progress-failures", case_no)
     # Checked before the lookup, so once a case number's budget of wrong guesses is spent even the right
     # suffix waits: the limit must not tell a guesser which of its guesses was right.
     if not limits.limiter.test(limits.failures, *per_case):
-        return _too_many(limits, limits.failures, per_case, path,
+        return too_many_requests(limits.limiter, limits.failures, per_case, path,
                          "该办件编号查询失败次数过多，请稍后再试或到窗口查询")
 
     def read() -> dict[str, Any] | None:

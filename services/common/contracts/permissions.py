@@ -74,6 +74,10 @@ class Action(StrEnum):
     monitoring_read = "monitoring.read", "电子监察：办件时限、预警、统计、实时推送"
     calendar_read = "calendar.read", "查看工作日历"
     calendar_load = "calendar.load", "载入年度节假日安排"
+    complaint_read = "complaint.read", "查看投诉及其办理时限"
+    complaint_handle = "complaint.handle", "办理投诉：转办、答复、不予受理"
+    rating_read = "rating.read", "查看差评及其整改时限"
+    rating_rectify = "rating.rectify", "登记差评整改情况"
     # ---- the gateway's audit log 审计日志
     audit_read = "audit.read", "查阅审计日志"
     audit_verify = "audit.verify", "校验审计日志哈希链"
@@ -121,6 +125,11 @@ PERMISSIONS: Mapping[Action, frozenset[Role]] = MappingProxyType({
     Action.monitoring_read: frozenset({Role.supervisor, Role.operations, Role.department_head}),
     Action.calendar_read: frozenset({Role.supervisor, Role.operations}),
     Action.calendar_load: frozenset({Role.operations}),
+    # Complaints and bad ratings are the supervisors' to handle (电子监察); heads follow their department's.
+    Action.complaint_read: frozenset({Role.supervisor, Role.operations, Role.department_head}),
+    Action.complaint_handle: frozenset({Role.supervisor}),
+    Action.rating_read: frozenset({Role.supervisor, Role.operations, Role.department_head}),
+    Action.rating_rectify: frozenset({Role.supervisor}),
     Action.audit_read: frozenset({Role.operations, Role.supervisor}),
     Action.audit_verify: frozenset({Role.operations, Role.supervisor}),
 })

@@ -8,22 +8,22 @@ record 404. User text is only ever returned as JSON, never rendered.
 
 from __future__ import annotations
 
-import math
-import time
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
-from limits import RateLimitItem, parse, storage, strategies
+from limits import parse, storage, strategies
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy.orm import Session
 
 from services.common import idempotency
+from services.common.contracts.permissions import Action, authorize, requires
 from services.common.idempotent_writes import IdempotencyKey, KeyPolicy, run_once
 from services.common.principal import CurrentPrincipal, Principal, PrincipalKind, Role
 from services.common.problems import Problem, problem_response
+from services.common.public_limits import client_address, too_many_requests
 from services.common.runtime import Runtime, get_runtime, read_in_thread, write_in_thread
 from services.monitoring import complaints as service
 from services.monitoring.adapters.complaint_tables import idempotency_key
@@ -156,17 +156,13 @@ def _failures(runtime: Runtime) -> _Failures:
     return failures
 
 
-def _too_many(failures: _Failures, item: RateLimitItem, identifiers: tuple[str, str], path: str,
-              detail: str) -> JSONResponse:
-    reset_at = failures.limiter.get_window_stats(item, *identifiers).reset_time
-    retry_after = max(1, math.ceil(reset_at - time.time()))
-    return problem_response(429, "too-many-requests", detail, path, headers={"Retry-After": str(retry_after)},
-                            retry_after_seconds=retry_after)
-
-
-async def _run_once(runtime: Runtime, principal: Principal, key: str | None, path: str, body: Any,
-                    work: Any) -> JSONResponse:
+async def _run_once(runtime: Runtime, request: Request, principal: Principal, key: str | None, path: str,
+                    body: Any, work: Any) -> JSONResponse:
     settings = _settings(runtime)
+    if principal.kind is PrincipalKind.public:
+        # Every citizen is "anonymous": keyed by the address the gateway saw, a weak key reused by someone else
+        # with the same body cannot replay their answer (a complaint's query code) to another caller.
+        principal = principal.model_copy(update={"subject": f"anonymous@{client_address(request)}"})
     policy = KeyPolicy(idempotency_key, timedelta(hours=settings.idempotency_retention_hours),
                        settings.idempotency_cleanup_seconds, required=principal.role is Role.platform)
     return await run_once(runtime, policy, principal, key, "POST", path, body, work)
@@ -188,7 +184,7 @@ def _json(body: Any, status: int = 200) -> JSONResponse:
                422: {"description": "Invalid body (empty or over-long text, an anonymous complaint with a name, "
                                     "a named one without contact), or an Idempotency-Key reused for another body"}},
 )
-async def file_complaint(body: ComplaintIn, principal: CurrentPrincipal, runtime: RuntimeDep,
+async def file_complaint(request: Request, body: ComplaintIn, principal: CurrentPrincipal, runtime: RuntimeDep,
                          key: IdempotencyKey = None) -> JSONResponse:
     command = service.NewComplaint(region_code=body.region_code, named=body.named, content=body.content,
                                    name=body.name, contact=body.contact, about_case_no=body.about_case_no)
@@ -198,18 +194,17 @@ async def file_complaint(body: ComplaintIn, principal: CurrentPrincipal, runtime
         return idempotency.StoredResponse(201, jsonable_encoder(out),
                                           {"Location": f"/api/v1/monitoring/complaints/{out['complaint_no']}"})
 
-    return await _run_once(runtime, principal, key, "/api/v1/monitoring/complaints", body.model_dump(mode="json"),
-                           work)
+    return await _run_once(runtime, request, principal, key, "/api/v1/monitoring/complaints",
+                           body.model_dump(mode="json"), work)
 
 
 @complaint_router.get("", summary="Complaints in the caller's region (and below), newest first (supervisor)")
 async def list_complaints(
-    principal: CurrentPrincipal, runtime: RuntimeDep,
+    principal: Annotated[Principal, requires(Action.complaint_read)], runtime: RuntimeDep,
     state: Annotated[ComplaintState | None, Query()] = None,
     region_code: Annotated[str | None, Query(pattern=r"^\d{2,12}$")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> JSONResponse:
-    service.require_staff(principal, *service.READERS)
     items = await read_in_thread(runtime, lambda s: service.list_complaints(s, principal, state, region_code, limit))
     return _json({"items": items, "count": len(items)})
 
@@ -226,7 +221,7 @@ async def get_complaint(
                                       description="查询码 from the submission (public callers)")] = None,
 ) -> Any:
     if principal.kind is not PrincipalKind.public and principal.role is not Role.public:
-        service.require_staff(principal, *service.READERS)
+        authorize(principal, Action.complaint_read)
         policies = supervision_of(runtime).ctx.policies
         return _json(await read_in_thread(runtime, lambda s: service.staff_complaint(
             s, principal, complaint_no, runtime.calendar, policies, _now())))
@@ -236,7 +231,8 @@ async def get_complaint(
     # Checked before the look-up: once the budget of wrong codes is spent even the right one waits, so the limit
     # never tells a guesser which guess was right.
     if not failures.limiter.test(failures.code, *per_complaint):
-        return _too_many(failures, failures.code, per_complaint, path, "该投诉编号查询失败次数过多，请稍后再试")
+        return too_many_requests(failures.limiter, failures.code, per_complaint, path,
+                                 "该投诉编号查询失败次数过多，请稍后再试")
     found = None
     if code is not None:
         found = await read_in_thread(runtime, lambda s: service.public_complaint(s, complaint_no, code))
@@ -248,7 +244,6 @@ async def get_complaint(
 
 async def _act(runtime: Runtime, principal: Principal, complaint_no: str, action: ComplaintAction,
                detail: str) -> JSONResponse:
-    service.require_staff(principal, *service.ACTORS)
     return _json(await write_in_thread(runtime, lambda s: service.act_on_complaint(
         s, runtime.outbox, principal, complaint_no, action, detail, _now())))
 
@@ -260,22 +255,28 @@ _ACT_RESPONSES: dict[int | str, dict[str, Any]] = {
 
 @complaint_router.post("/{complaint_no}/transfer", summary="转办: hand to the responsible unit (5 working days)",
                        responses=_ACT_RESPONSES)
-async def transfer(complaint_no: ComplaintNo, body: TransferIn, principal: CurrentPrincipal,
-                   runtime: RuntimeDep) -> JSONResponse:
+async def transfer(
+    complaint_no: ComplaintNo, body: TransferIn,
+    principal: Annotated[Principal, requires(Action.complaint_handle)], runtime: RuntimeDep,
+) -> JSONResponse:
     return await _act(runtime, principal, complaint_no, ComplaintAction.transfer, body.to_unit)
 
 
 @complaint_router.post("/{complaint_no}/answer", summary="答复: the result told to the complainant (named: 7 days)",
                        responses=_ACT_RESPONSES)
-async def answer(complaint_no: ComplaintNo, body: AnswerIn, principal: CurrentPrincipal,
-                 runtime: RuntimeDep) -> JSONResponse:
+async def answer(
+    complaint_no: ComplaintNo, body: AnswerIn,
+    principal: Annotated[Principal, requires(Action.complaint_handle)], runtime: RuntimeDep,
+) -> JSONResponse:
     return await _act(runtime, principal, complaint_no, ComplaintAction.answer, body.answer)
 
 
 @complaint_router.post("/{complaint_no}/not-accept", summary="不予受理, with the reason told (5 days)",
                        responses=_ACT_RESPONSES)
-async def not_accept(complaint_no: ComplaintNo, body: NotAcceptIn, principal: CurrentPrincipal,
-                     runtime: RuntimeDep) -> JSONResponse:
+async def not_accept(
+    complaint_no: ComplaintNo, body: NotAcceptIn,
+    principal: Annotated[Principal, requires(Action.complaint_handle)], runtime: RuntimeDep,
+) -> JSONResponse:
     return await _act(runtime, principal, complaint_no, ComplaintAction.not_accept, body.reason)
 
 
@@ -295,7 +296,8 @@ async def rate(request: Request, body: RatingIn, principal: CurrentPrincipal, ru
     failures = _failures(runtime)
     per_case = ("rating-suffix-failures", body.case_no)
     if not failures.limiter.test(failures.suffix, *per_case):
-        return _too_many(failures, failures.suffix, per_case, path, "该办件编号验证失败次数过多，请稍后再试")
+        return too_many_requests(failures.limiter, failures.suffix, per_case, path,
+                                 "该办件编号验证失败次数过多，请稍后再试")
     command = service.NewRating(case_no=body.case_no, id_suffix=body.id_suffix, channel=body.channel,
                                 level=body.level, text=body.text)
 
@@ -307,17 +309,17 @@ async def rate(request: Request, body: RatingIn, principal: CurrentPrincipal, ru
             raise Problem(404, "case-not-found", "未查到该办件，请核对办件编号和证件号码后六位")
         return idempotency.StoredResponse(201, jsonable_encoder(out))
 
-    return await _run_once(runtime, principal, key, "/api/v1/monitoring/ratings", body.model_dump(mode="json"), work)
+    return await _run_once(runtime, request, principal, key, "/api/v1/monitoring/ratings",
+                           body.model_dump(mode="json"), work)
 
 
 @rating_router.get("/bad", summary="差评 in the caller's region (and below), newest first, to follow up (supervisor)")
 async def list_bad_ratings(
-    principal: CurrentPrincipal, runtime: RuntimeDep,
+    principal: Annotated[Principal, requires(Action.rating_read)], runtime: RuntimeDep,
     rectified: Annotated[bool | None, Query(description="true: rectified; false: still open")] = None,
     region_code: Annotated[str | None, Query(pattern=r"^\d{2,12}$")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> JSONResponse:
-    service.require_staff(principal, *service.READERS)
     items = await read_in_thread(runtime, lambda s: service.list_bad_ratings(s, principal, rectified, region_code,
                                                                              limit))
     return _json({"items": items, "count": len(items)})
@@ -325,8 +327,8 @@ async def list_bad_ratings(
 
 @rating_router.get("/{rating_no}", summary="One rating with its rectification clock (supervisor)",
                    responses={404: {"description": "Unknown or another region's rating"}})
-async def get_rating(rating_no: RatingNo, principal: CurrentPrincipal, runtime: RuntimeDep) -> JSONResponse:
-    service.require_staff(principal, *service.READERS)
+async def get_rating(rating_no: RatingNo, principal: Annotated[Principal, requires(Action.rating_read)],
+                     runtime: RuntimeDep) -> JSONResponse:
     policies = supervision_of(runtime).ctx.policies
     return _json(await read_in_thread(runtime, lambda s: service.staff_rating(s, principal, rating_no,
                                                                               runtime.calendar, policies, _now())))
@@ -335,8 +337,8 @@ async def get_rating(rating_no: RatingNo, principal: CurrentPrincipal, runtime: 
 @rating_router.post("/{rating_no}/rectification", summary="整改情况 of a bad rating, once (RectificationCompleted)",
                     responses={404: {"description": "Unknown or another region's rating"},
                                409: {"description": "Not a bad rating, or already rectified"}})
-async def rectification(rating_no: RatingNo, body: RectificationIn, principal: CurrentPrincipal,
+async def rectification(rating_no: RatingNo, body: RectificationIn,
+                        principal: Annotated[Principal, requires(Action.rating_rectify)],
                         runtime: RuntimeDep) -> JSONResponse:
-    service.require_staff(principal, *service.ACTORS)
     return _json(await write_in_thread(runtime, lambda s: service.rectify(s, runtime.outbox, principal, rating_no,
                                                                           body.result, _now())))
