@@ -33,6 +33,8 @@ class GatewaySettings(BaseSettings):
     # Consecutive failed logins (staff) or client authentications (machines) before a lock, and its length.
     lockout_threshold: int = Field(default=5, gt=0)
     lockout_minutes: float = Field(default=15.0, gt=0)
+    # How soon a gateway process signs with a key another process (or `keys rotate`) activated.
+    key_reload_seconds: float = Field(default=30.0, ge=0)
 
     def backends(self) -> dict[str, str]:
         return {

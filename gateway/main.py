@@ -17,6 +17,7 @@ from starlette.routing import Route
 
 from gateway.auth import Authenticator
 from gateway.config import GatewaySettings
+from gateway.identity.clock import Clock, utc_now
 from gateway.identity.routes import identity_router
 from gateway.identity.service import Identity
 from gateway.middleware import REQUEST_ID, TRACE_ID, RequestIdMiddleware
@@ -34,12 +35,13 @@ UPLOAD_PATHS = frozenset({("POST", "/api/v1/applications/files")})
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 
-def create_app() -> FastAPI:
+def create_app(clock: Clock = utc_now) -> FastAPI:
+    """`clock`: tests move the identity code's time (lock-outs, token issue times, key ages) without sleeping."""
     settings = GatewaySettings()
     platform = PlatformSettings()
     setup_telemetry("zwfw-gateway")
     backends = settings.backends()
-    identity = Identity.from_settings(settings)
+    identity = Identity.from_settings(settings, clock=clock)
     auth = Authenticator(identity.keys, settings.token_issuer, platform.zwfw_internal_secret)
     proxy = ProxyEndpoint(backends=backends, auth=auth,
                           max_body_bytes=settings.max_body_bytes,

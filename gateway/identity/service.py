@@ -51,7 +51,7 @@ class Identity:
 
     def __post_init__(self) -> None:
         # A retired key verifies until the last token it signed has expired, leeway included.
-        self.keys = KeyRing(self.engine, clock=self.clock,
+        self.keys = KeyRing(self.engine, clock=self.clock, reload_seconds=self.settings.key_reload_seconds,
                             published_for=timedelta(seconds=self.settings.access_token_ttl_seconds + LEEWAY_SECONDS))
         self.checker = CredentialChecker(self.engine, self.passwords, LockoutPolicy(
             threshold=self.settings.lockout_threshold, duration=timedelta(minutes=self.settings.lockout_minutes)))
