@@ -39,7 +39,7 @@ class Passwords:
         try:
             with self._slots:
                 self.hasher.verify(stored_hash, secret)
-        except (VerificationError, InvalidHashError):
+        except (VerificationError, InvalidHashError, UnicodeEncodeError):
             return False
         return known
 

@@ -14,7 +14,6 @@ gateway.identity accounts unlock NAME`), not by the login form.
 from __future__ import annotations
 
 import base64
-import binascii
 from typing import Annotated, Any
 from urllib.parse import unquote_plus
 
@@ -83,7 +82,7 @@ def _basic(authorization: str | None) -> tuple[str, str] | None:
         return None
     try:
         decoded = base64.b64decode(value.strip(), validate=True).decode()
-    except (binascii.Error, UnicodeDecodeError):
+    except ValueError:  # binascii.Error, non-ASCII input, UnicodeDecodeError
         return ("", "")
     client_id, _, secret = decoded.partition(":")
     return unquote_plus(client_id), unquote_plus(secret)
