@@ -1,73 +1,55 @@
 """Who is calling, as the gateway establishes it.
 
-For now staff and machine clients present development tokens (HS256 JWTs printed by `make run`);
-the security issue replaces their issuance with logins, client credentials and asymmetric keys.
-What leaves the gateway does not change: a `Principal`, signed for the services.
+Staff log in and machine clients use OAuth2 client credentials (gateway.identity); both then present an
+EdDSA-signed access token. What leaves the gateway does not change: a `Principal`, signed for the services.
 """
 
 from __future__ import annotations
 
 import time
 
-import jwt
-
+from gateway.identity.keys import KeyRing
+from gateway.identity.tokens import InvalidToken, verify_access_token
 from services.common.principal import Principal, PrincipalKind, Role, sign_principal
 from services.common.problems import Problem
-
-_ALGORITHM = "HS256"
-_AUDIENCE = "zwfw-gateway"
 
 PUBLIC = Principal(kind=PrincipalKind.public, subject="anonymous", role=Role.public, region_code="")
 
 
-def issue_dev_token(principal: Principal, secret: str, ttl_seconds: int = 12 * 3600) -> str:
-    now = int(time.time())
-    claims = principal.model_dump(mode="json") | {"aud": _AUDIENCE, "iat": now, "exp": now + ttl_seconds}
-    return jwt.encode(claims, secret, algorithm=_ALGORITHM)
-
-
-def principal_from_authorization(authorization: str | None, secret: str) -> Principal | None:
-    """None when no credentials were sent; a Problem(401) when they were sent but are not valid."""
-    if not authorization:
-        return None
-    return _principal_from_token(_bearer_token(authorization), secret)[0]
-
-
-def _bearer_token(authorization: str) -> str:
+def bearer_token(authorization: str) -> str:
     scheme, _, token = authorization.partition(" ")
-    if scheme.lower() != "bearer" or not token:
+    if scheme.lower() != "bearer" or not token.strip():
         raise Problem(401, "unauthenticated", "Authorization 头应为 Bearer 令牌")
     return token.strip()
 
 
-def _principal_from_token(token: str, secret: str) -> tuple[Principal, float | None]:
+def verify_bearer(keys: KeyRing, issuer: str, authorization: str | None) -> tuple[Principal, float, dict[str, object]]:
+    """The caller of a gateway endpoint of its own (logout): Problem(401) without a valid bearer token."""
+    if not authorization:
+        raise Problem(401, "unauthenticated", "需要登录：缺少 Authorization 头")
     try:
-        # exp and iat required: PyJWT checks exp only when present, and a token that never expires is a
-        # credential that cannot be taken back.
-        claims = jwt.decode(token, secret, algorithms=[_ALGORITHM], audience=_AUDIENCE,
-                            options={"require": ["exp", "iat", "aud"]})
-        exp = claims.get("exp")
-        return Principal.model_validate(claims), (float(exp) if isinstance(exp, int | float) else None)
-    except (jwt.PyJWTError, ValueError) as exc:
+        return verify_access_token(keys, bearer_token(authorization), issuer=issuer)
+    except InvalidToken as exc:
         raise Problem(401, "invalid-token", f"令牌无效或已过期：{exc}") from exc
 
 
 class Authenticator:
     """Bearer token → the principal and its signed `X-Zwfw-Principal`, remembering tokens it has verified.
 
-    A client sends the same token on every request; verifying its HMAC and validating its claims each time was
-    a tenth of the gateway's CPU per request, and signing the principal for the services another 7%.
-    - A token enters the memory only once PyJWT has accepted it (signature, audience, iat/nbf, exp), and a hit
-      checks its `exp` again, as strictly as PyJWT (expired when exp <= now); a token without `exp` (none is
-      issued so) is verified every time. Invalid tokens are never remembered, so only a holder of the secret
-      can fill the memory; it is bounded and emptied when full. Lookups are by the exact token string.
+    A client sends the same token on every request; verifying its signature and validating its claims each time
+    was a tenth of the gateway's CPU per request, and signing the principal for the services another 7%.
+    - A token enters the memory only once it was verified (EdDSA signature by a published key, kid, audience,
+      issuer, iat, exp), and a hit checks its `exp` again (expired when exp <= now). Invalid tokens are never
+      remembered, so only a holder of a signing key can fill the memory; it is bounded and emptied when full.
+      Lookups are by the exact token string.
     - The signed principal is reused for at most `resign_after` seconds of its `ttl` (60 s): a service always
       receives one with at least ttl - resign_after seconds left, as if issued a few seconds earlier.
     """
 
-    def __init__(self, token_secret: str, internal_secret: str, *, max_tokens: int = 4096,
+    def __init__(self, keys: KeyRing, issuer: str, internal_secret: str, *, max_tokens: int = 4096,
                  principal_ttl: int = 60, resign_after: float = 10.0) -> None:
-        self.token_secret = token_secret
+        self.keys = keys
+        self.issuer = issuer
         self.internal_secret = internal_secret
         self.max_tokens = max_tokens
         self.principal_ttl = principal_ttl
@@ -77,10 +59,10 @@ class Authenticator:
         self._public: tuple[str, float] | None = None
 
     def authenticate(self, authorization: str | None) -> tuple[Principal, str] | None:
-        """As principal_from_authorization, with the principal's `X-Zwfw-Principal` alongside."""
+        """None when no credentials were sent; a Problem(401) when they were sent but are not valid."""
         if not authorization:
             return None
-        token = _bearer_token(authorization)
+        token = bearer_token(authorization)
         hit = self._verified.get(token)
         if hit is None or hit[1] <= time.time():
             return self._verify(token)
@@ -99,12 +81,14 @@ class Authenticator:
 
     def _verify(self, token: str) -> tuple[Principal, str]:
         self._verified.pop(token, None)
-        principal, exp = _principal_from_token(token, self.token_secret)
+        try:
+            principal, exp, _claims = verify_access_token(self.keys, token, issuer=self.issuer)
+        except InvalidToken as exc:
+            raise Problem(401, "invalid-token", f"令牌无效或已过期：{exc}") from exc
         signed = self._sign(principal)
-        if exp is not None:
-            if len(self._verified) >= self.max_tokens:
-                self._verified.clear()
-            self._verified[token] = (principal, exp, signed, time.monotonic())
+        if len(self._verified) >= self.max_tokens:
+            self._verified.clear()
+        self._verified[token] = (principal, exp, signed, time.monotonic())
         return principal, signed
 
     def _sign(self, principal: Principal) -> str:

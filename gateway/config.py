@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from pydantic import AliasChoices, Field, model_validator
+from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
-
-DEV_TOKEN_SECRET = "dev-token-secret-change-me-0123456789abcdef"
 
 
 class GatewaySettings(BaseSettings):
@@ -17,9 +15,8 @@ class GatewaySettings(BaseSettings):
     monitoring_url: str = "http://127.0.0.1:8004"
     # The gateway's own data (gateway/store): accounts, clients, refresh tokens, signing keys, the audit log.
     database_url: str = "sqlite:///var/gateway.db"
-    # Development tokens until the security issue brings asymmetric keys and real logins.
-    dev_token_secret: str = DEV_TOKEN_SECRET
     # The platform's ZWFW_ENV too: production is one switch for every process, not one per process to forget.
+    # In production the gateway refuses to start while a demo account or demo client is active (gateway.identity).
     env: str = Field(default="development", validation_alias=AliasChoices("GATEWAY_ENV", "ZWFW_ENV"))
     connect_timeout_seconds: float = 2.0
     read_timeout_seconds: float = 15.0
@@ -27,12 +24,17 @@ class GatewaySettings(BaseSettings):
     # Material file uploads only (UPLOAD_PATHS): acceptance's 20 MiB file limit plus room for multipart framing.
     upload_max_body_bytes: int = 21 * 1_048_576
 
-    @model_validator(mode="after")
-    def _refuse_unsafe_production(self) -> GatewaySettings:
-        if self.env == "production" and (self.dev_token_secret == DEV_TOKEN_SECRET or len(self.dev_token_secret) < 32):
-            raise ValueError("GATEWAY_DEV_TOKEN_SECRET must be set in production (32 characters or more); the "
-                             "development default is refused")
-        return self
+    # ---- identity (gateway/identity) ----
+    # Short: an access token cannot be taken back, so its lifetime is the window a stolen one stays useful.
+    access_token_ttl_seconds: int = Field(default=15 * 60, gt=0)
+    # A working day: a clerk logs in once in the morning; the refresh token rotates on every use.
+    refresh_token_ttl_seconds: int = Field(default=8 * 3600, gt=0)
+    token_issuer: str = "zwfw-gateway"
+    # Consecutive failed logins (staff) or client authentications (machines) before a lock, and its length.
+    lockout_threshold: int = Field(default=5, gt=0)
+    lockout_minutes: float = Field(default=15.0, gt=0)
+    # How soon a gateway process signs with a key another process (or `keys rotate`) activated.
+    key_reload_seconds: float = Field(default=30.0, ge=0)
 
     def backends(self) -> dict[str, str]:
         return {

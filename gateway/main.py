@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -15,9 +17,13 @@ from starlette.routing import Route
 
 from gateway.auth import Authenticator
 from gateway.config import GatewaySettings
+from gateway.identity.clock import Clock, utc_now
+from gateway.identity.routes import identity_router
+from gateway.identity.service import Identity
 from gateway.middleware import REQUEST_ID, TRACE_ID, RequestIdMiddleware
 from gateway.openapi import OpenApiAggregator
 from gateway.proxy import ProxyEndpoint
+from services.common.db import upgrade_database
 from services.common.problems import install_problem_handlers
 from services.common.settings import PlatformSettings
 from services.common.telemetry import setup_telemetry, shutdown_telemetry
@@ -26,21 +32,27 @@ __all__ = ["REQUEST_ID", "TRACE_ID", "UPLOAD_PATHS", "app", "create_app"]
 
 # The one path allowed bodies larger than max_body_bytes: material file uploads (upload_max_body_bytes).
 UPLOAD_PATHS = frozenset({("POST", "/api/v1/applications/files")})
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 
-def create_app() -> FastAPI:
+def create_app(clock: Clock = utc_now) -> FastAPI:
+    """`clock`: tests move the identity code's time (lock-outs, token issue times, key ages) without sleeping."""
     settings = GatewaySettings()
     platform = PlatformSettings()
     setup_telemetry("zwfw-gateway")
     backends = settings.backends()
-    aggregator = OpenApiAggregator(backends)
-    auth = Authenticator(settings.dev_token_secret, platform.zwfw_internal_secret)
+    identity = Identity.from_settings(settings, clock=clock)
+    auth = Authenticator(identity.keys, settings.token_issuer, platform.zwfw_internal_secret)
     proxy = ProxyEndpoint(backends=backends, auth=auth,
                           max_body_bytes=settings.max_body_bytes,
                           upload_max_body_bytes=settings.upload_max_body_bytes, upload_paths=UPLOAD_PATHS)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # As the services do: the gateway brings its own database to its schema, then refuses demo identities in
+        # production and makes the first signing key if there is none.
+        await asyncio.to_thread(upgrade_database, settings.database_url, MIGRATIONS)
+        await asyncio.to_thread(identity.start)
         timeout = aiohttp.ClientTimeout(sock_connect=settings.connect_timeout_seconds,
                                         sock_read=settings.read_timeout_seconds)
         connector = aiohttp.TCPConnector(limit=200, ttl_dns_cache=300)
@@ -52,6 +64,7 @@ def create_app() -> FastAPI:
             proxy.session = None
             await app.state.http.close()
             shutdown_telemetry()
+            identity.engine.dispose()
 
     # FastAPI's native telemetry off: OpenTelemetry's FastAPI instrumentation below makes the server span, and
     # the two would otherwise both look at every request (FastAPI stands down per request when it finds OTel's
@@ -59,7 +72,10 @@ def create_app() -> FastAPI:
     app = FastAPI(title="政务服务平台网关 zwfw gateway", lifespan=lifespan, openapi_url=None, docs_url=None,
                   redoc_url=None, telemetry={"tracing": False, "metrics": False, "logs": False})
     app.state.settings = platform
+    app.state.identity = identity
     install_problem_handlers(app)
+    router = identity_router(identity)
+    aggregator = OpenApiAggregator(backends, own=router.routes)
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:
@@ -73,6 +89,8 @@ def create_app() -> FastAPI:
     async def docs() -> HTMLResponse:
         return get_swagger_ui_html(openapi_url="/openapi.json", title="政务服务平台 API")
 
+    # Before the proxy's catch-all: /api/v1/auth/* is the gateway's own.
+    app.include_router(router)
     # A plain ASGI endpoint (see gateway.proxy); starlette's Route passes every method to it, it refuses others.
     app.router.routes.append(Route("/api/{path:path}", endpoint=proxy, include_in_schema=False))
 

@@ -87,12 +87,12 @@ def describe(latencies: list[float]) -> str:
 async def main() -> None:
     data = Path(tempfile.mkdtemp(prefix="zwfw-bench-"))
     platform = Platform.on_free_ports(data, topic_prefix=f"bench{uuid.uuid4().hex[:6]}.")
-    tokens = demo_tokens()
     base = platform.url()
-    auth = {name: {"Authorization": f"Bearer {tok}"} for name, tok in tokens.items()}
     try:
         # Inside the try: a process that fails to start must not leave the others running.
         await asyncio.to_thread(platform.start, os.environ.get("KAFKA_BOOTSTRAP_SERVERS"))
+        tokens = await asyncio.to_thread(demo_tokens, base)
+        auth = {name: {"Authorization": f"Bearer {tok}"} for name, tok in tokens.items()}
         async with aiohttp.ClientSession(base) as http:
             code = f"BENCH{uuid.uuid4().hex[:8]}"
             async with http.post("/api/v1/catalogue/items", json={"item_code": code, **ITEM},

@@ -40,14 +40,12 @@ from typing import Any
 import aiohttp
 from aiokafka import AIOKafkaConsumer
 
-from gateway.auth import issue_dev_token
-from gateway.config import DEV_TOKEN_SECRET
 from services.common.contracts import Envelope, Topic, parse_payload
 from services.common.contracts.case import JointReviewAnswered, JointReviewRequested, StepCompleted, StepStarted
-from services.common.principal import Principal, PrincipalKind, Role
+from services.common.principal import Role
 from tools.bench import APPLICANT, ITEM, describe, open_loop, pct
 from tools.bench_disclosure import Lines, machine
-from tools.platform import Platform, demo_tokens
+from tools.platform import Platform, demo_tokens, login
 
 N_CASES = int(os.environ.get("BENCH_APPROVAL_CASES", "2400"))
 N_JOINT = int(os.environ.get("BENCH_APPROVAL_JOINT", "5"))
@@ -74,16 +72,21 @@ def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
-def department_approver(department: str, k: int) -> dict[str, str]:
-    principal = Principal(kind=PrincipalKind.staff, subject=f"bench-dept{k}", name=f"会签人{k}", role=Role.approver,
-                          department=department, region_code=REGION)
-    return bearer(issue_dev_token(principal, DEV_TOKEN_SECRET))
+def add_department_approvers(platform: Platform) -> dict[str, str]:
+    """One approver account per joint department, logged in: department → bearer token."""
+    tokens = {}
+    for k, department in enumerate(DEPARTMENTS):
+        username, password = f"bench-dept{k}", f"bench-dept{k}-password"
+        platform.add_account(username, password, name=f"会签人{k}", role=Role.approver, department=department,
+                             region_code=REGION)
+        tokens[department] = login(platform.url(), username, password)
+    return tokens
 
 
 class Client:
-    def __init__(self, http: aiohttp.ClientSession) -> None:
+    def __init__(self, http: aiohttp.ClientSession, tokens: dict[str, str]) -> None:
         self.http = http
-        self.auth = {name: bearer(tok) for name, tok in demo_tokens().items()}
+        self.auth = {name: bearer(tok) for name, tok in tokens.items()}
 
     async def call(self, method: str, path: str, who: dict[str, str], expect: int = 200,
                    **kwargs: Any) -> Any:
@@ -294,7 +297,7 @@ async def task_action(client: Client, platform: Platform, topic: str, out: list[
 async def joint_default(client: Client, bootstrap: str, topic: str, out: list[str]) -> None:
     code = await client.publish("基准测试事项（并联审批）", JOINT_PROCESS, True)
     cases = [await client.submit(code, first=True) for _ in range(N_JOINT)]
-    heads = [department_approver(d, k) for k, d in enumerate(DEPARTMENTS)]
+    heads = [client.auth[d] for d in DEPARTMENTS]
     silent: dict[str, str] = {}  # case_no → the silent department's task_id
     for case_no in cases:
         review = (await client.open_tasks(case_no, 1))[0]
@@ -375,7 +378,9 @@ async def run(out: list[str]) -> None:
         topic = Topic.case.name_with(prefix)
         connector = aiohttp.TCPConnector(limit=200)
         async with aiohttp.ClientSession(platform.url(), connector=connector) as http:
-            client = Client(http)
+            tokens = await asyncio.to_thread(demo_tokens, platform.url())
+            tokens |= await asyncio.to_thread(add_department_approvers, platform)
+            client = Client(http, tokens)
             await task_action(client, platform, topic, out)
             await joint_default(client, platform.bootstrap_servers, topic, out)
     finally:

@@ -8,6 +8,7 @@ point it at existing infrastructure instead.
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import os
 import signal
@@ -19,12 +20,15 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote_plus
 
-from gateway.auth import issue_dev_token
-from gateway.config import DEV_TOKEN_SECRET
-from services.common.db import upgrade_database
+from gateway.identity.accounts import add_staff_account
+from gateway.identity.clock import utc_now
+from gateway.identity.passwords import Passwords
+from gateway.identity.seed import COUNTY, DEMO_IDENTITIES, TOWNSHIP, VILLAGE, seed_demo
+from services.common.db import make_engine, upgrade_database
 from services.common.messaging.admin import ensure_topics
-from services.common.principal import Principal, PrincipalKind, Role
+from services.common.principal import PrincipalKind, Role
 from tools.kafka_broker import JavaMissing, KafkaBroker, check_java, free_port
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -32,38 +36,37 @@ SERVICES = ("acceptance", "approval", "disclosure", "monitoring")
 DEFAULT_PORTS = {"gateway": 8000, "acceptance": 8001, "approval": 8002, "disclosure": 8003, "monitoring": 8004,
                  "kafka": 9092}
 DEMO_CATALOGUE = ROOT / "services" / "disclosure" / "demo" / "catalogue.json"
+# Tests and benches run for longer than the 15-minute default access token and log in once at the start.
+LONG_ACCESS_TOKEN_TTL_SECONDS = 12 * 3600
 
-COUNTY = "320102000000"  # 南京市玄武区 (demo county)
-TOWNSHIP = "320102001000"  # a 街道 of that county
-VILLAGE = "320102001001"  # a 社区 of that township
-
-DEMO_ACCOUNTS: dict[str, Principal] = {
-    "county-clerk": Principal(kind=PrincipalKind.staff, subject="clerk01", name="王晓梅", role=Role.window_clerk,
-                              department="区政务服务中心", region_code=COUNTY),
-    "township-clerk": Principal(kind=PrincipalKind.staff, subject="clerk11", name="李建国", role=Role.window_clerk,
-                                department="街道为民服务中心", region_code=TOWNSHIP),
-    "village-agent": Principal(kind=PrincipalKind.staff, subject="agent21", name="赵红", role=Role.window_clerk,
-                               department="社区代办点", region_code=VILLAGE),
-    "approver": Principal(kind=PrincipalKind.staff, subject="appr01", name="陈志强", role=Role.approver,
-                          department="区行政审批局", region_code=COUNTY),
-    "department-head": Principal(kind=PrincipalKind.staff, subject="head01", name="刘芳", role=Role.department_head,
-                                 department="区行政审批局", region_code=COUNTY),
-    "supervisor": Principal(kind=PrincipalKind.staff, subject="sup01", name="周明", role=Role.supervisor,
-                            department="区电子监察中心", region_code=COUNTY),
-    "catalogue-admin": Principal(kind=PrincipalKind.staff, subject="cat01", name="孙丽", role=Role.catalogue_admin,
-                                 department="区数据局", region_code=COUNTY),
-    "disclosure-officer": Principal(kind=PrincipalKind.staff, subject="gk01", name="吴静",
-                                    role=Role.disclosure_officer, department="区政府办公室（政务公开办）",
-                                    region_code=COUNTY),
-    "operations": Principal(kind=PrincipalKind.staff, subject="ops01", name="运维值班", role=Role.operations,
-                            department="运维", region_code=""),
-    "provincial-platform": Principal(kind=PrincipalKind.machine, subject="js-province", name="省政务服务平台",
-                                     role=Role.platform, department="", region_code=""),
-}
+__all__ = ["COUNTY", "TOWNSHIP", "VILLAGE", "Platform", "demo_tokens", "login"]
 
 
-def demo_tokens(secret: str = DEV_TOKEN_SECRET) -> dict[str, str]:
-    return {name: issue_dev_token(p, secret) for name, p in DEMO_ACCOUNTS.items()}
+def login(base_url: str, username: str, password: str) -> str:
+    """A staff member's access token, through the gateway's login as a front end gets it."""
+    status, body = http_json("POST", f"{base_url}/api/v1/auth/login", {"username": username, "password": password})
+    if status != 200:
+        raise RuntimeError(f"login of {username} refused: {status} {body}")
+    return str(body["access_token"])
+
+
+def client_token(base_url: str, client_id: str, secret: str) -> str:
+    """A machine client's access token (OAuth2 client credentials, HTTP Basic as RFC 6749 §2.3.1 prefers)."""
+    basic = base64.b64encode(f"{quote_plus(client_id)}:{quote_plus(secret)}".encode()).decode()
+    req = urllib.request.Request(f"{base_url}/oauth/token", data=b"grant_type=client_credentials", method="POST",
+                                 headers={"Content-Type": "application/x-www-form-urlencoded",
+                                          "Authorization": f"Basic {basic}"})
+    try:
+        with urllib.request.urlopen(req, timeout=30) as resp:
+            return str(json.loads(resp.read())["access_token"])
+    except urllib.error.HTTPError as err:
+        raise RuntimeError(f"client {client_id} refused: {err.code} {err.read()!r}") from None
+
+
+def demo_tokens(base_url: str) -> dict[str, str]:
+    """An access token for every demo identity, by logging each in through the running gateway."""
+    return {d.username: (client_token(base_url, d.username, d.password) if d.kind is PrincipalKind.machine
+                         else login(base_url, d.username, d.password)) for d in DEMO_IDENTITIES}
 
 
 @dataclass
@@ -72,12 +75,15 @@ class Platform:
     ports: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_PORTS))
     extra_env: dict[str, str] = field(default_factory=dict)
     topic_prefix: str = ""
+    # GATEWAY_ACCESS_TOKEN_TTL_SECONDS; None keeps the gateway's default (15 min), as `make run` does.
+    access_token_ttl_seconds: int | None = None
     broker: KafkaBroker | None = None
     bootstrap_servers: str = ""
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
 
     @classmethod
     def on_free_ports(cls, data_dir: Path, **kwargs: Any) -> Platform:
+        kwargs.setdefault("access_token_ttl_seconds", LONG_ACCESS_TOKEN_TTL_SECONDS)
         return cls(data_dir=data_dir, ports={name: free_port() for name in DEFAULT_PORTS}, **kwargs)
 
     def url(self, name: str = "gateway") -> str:
@@ -98,6 +104,8 @@ class Platform:
             env[f"{service.upper()}_DATABASE_URL"] = self.database_url(service)
             env[f"GATEWAY_{service.upper()}_URL"] = self.url(service)
         env["GATEWAY_DATABASE_URL"] = self.database_url("gateway")
+        if self.access_token_ttl_seconds is not None:
+            env["GATEWAY_ACCESS_TOKEN_TTL_SECONDS"] = str(self.access_token_ttl_seconds)
         env.update(self.extra_env)
         return env
 
@@ -117,6 +125,25 @@ class Platform:
         for service in SERVICES:
             upgrade_database(self.database_url(service), ROOT / "services" / service / "migrations")
         upgrade_database(self.database_url("gateway"), ROOT / "gateway" / "migrations")
+
+    def seed_demo_identities(self) -> list[str]:
+        """The demo accounts and clients in the gateway's database (idempotent); the ones added."""
+        engine = make_engine(self.database_url("gateway"))
+        try:
+            return seed_demo(engine)
+        finally:
+            engine.dispose()
+
+    def add_account(self, username: str, password: str, *, name: str, role: Role, department: str,
+                    region_code: str) -> None:
+        """A staff account in this platform's gateway database, as `python -m gateway.identity accounts add` makes
+        one; the running gateway lets it log in at once."""
+        engine = make_engine(self.database_url("gateway"))
+        try:
+            add_staff_account(engine, Passwords(), username=username, password=password, name=name, role=role,
+                              department=department, region_code=region_code, now=utc_now())
+        finally:
+            engine.dispose()
 
     # ---- processes ---------------------------------------------------------------------------------
 
@@ -157,6 +184,7 @@ class Platform:
     def start(self, bootstrap_servers: str | None = None) -> None:
         self.start_kafka(bootstrap_servers)
         self.migrate()
+        self.seed_demo_identities()
         for name in (*SERVICES, "gateway"):
             self.start_process(name)
 
@@ -225,10 +253,10 @@ def run() -> None:
     try:
         print("Starting Kafka, migrating databases, starting services …", flush=True)
         platform.start(os.environ.get("KAFKA_BOOTSTRAP_SERVERS"))
-        tokens = demo_tokens()
+        tokens = demo_tokens(platform.url())
         (platform.data_dir / "demo-tokens.json").write_text(json.dumps(tokens, indent=2, ensure_ascii=False))
         items = platform.load_demo_catalogue(tokens["catalogue-admin"])
-        print_banner(platform, tokens, items)
+        print_banner(platform, items)
         while not stop and all(p.poll() is None for p in platform.processes.values()):
             time.sleep(0.5)
         dead = [n for n, p in platform.processes.items() if p.poll() is not None]
@@ -241,7 +269,7 @@ def run() -> None:
         platform.stop()
 
 
-def print_banner(platform: Platform, tokens: dict[str, str], items: list[str]) -> None:
+def print_banner(platform: Platform, items: list[str]) -> None:
     print("\n政务服务平台 is running (Ctrl-C stops everything)")
     print(f"  gateway     {platform.url()}   (API docs: {platform.url()}/docs)")
     for service in SERVICES:
@@ -249,18 +277,22 @@ def print_banner(platform: Platform, tokens: dict[str, str], items: list[str]) -
     print(f"  kafka       {platform.bootstrap_servers}")
     print(f"  logs        {platform.data_dir}/<name>.log")
     print(f"  catalogue   {len(items)} demo items published")
-    print("\nDemo accounts (development tokens, also in var/demo-tokens.json):")
-    for name, principal in DEMO_ACCOUNTS.items():
-        print(f"  {name:<20} {principal.role.value:<16} region {principal.region_code or '(province)':<13}"
-              f" Bearer {tokens[name]}")
+    print("\nDemo accounts (demo only: production refuses to start with them; access tokens for 15 minutes in "
+          "var/demo-tokens.json):")
+    for demo in DEMO_IDENTITIES:
+        how = "client secret" if demo.kind is PrincipalKind.machine else "password"
+        print(f"  {demo.username:<22} {demo.role.value:<18} region {demo.region_code or '(province)':<13}"
+              f" {how} {demo.password}")
+    print(f"\nLog in:  curl -s -X POST {platform.url()}/api/v1/auth/login -H 'Content-Type: application/json' "
+          """-d '{"username":"county-clerk","password":"demo-county-clerk-2026"}'""")
     print("\nTry:  curl -s http://127.0.0.1:8000/api/v1/catalogue/items | python3 -m json.tool", flush=True)
 
 
 if __name__ == "__main__":
     if sys.argv[1:] == ["run"]:
         run()
-    elif sys.argv[1:] == ["tokens"]:
-        print(json.dumps(demo_tokens(), indent=2))
+    elif sys.argv[1:2] == ["tokens"]:
+        print(json.dumps(demo_tokens(sys.argv[2] if len(sys.argv) > 2 else "http://127.0.0.1:8000"), indent=2))
     else:
-        print("usage: python -m tools.platform run|tokens", file=sys.stderr)
+        print("usage: python -m tools.platform run | tokens [GATEWAY_URL]", file=sys.stderr)
         raise SystemExit(2)

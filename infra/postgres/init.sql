@@ -1,4 +1,4 @@
--- One database and one role per service: no service can read another's tables.
+-- One database and one role per service and for the gateway: no service can read another's tables.
 -- Passwords are set by the operator after first start (ALTER ROLE ... PASSWORD ...), never committed.
 CREATE ROLE acceptance LOGIN;
 CREATE DATABASE acceptance OWNER acceptance;
@@ -8,3 +8,5 @@ CREATE ROLE disclosure LOGIN;
 CREATE DATABASE disclosure OWNER disclosure;
 CREATE ROLE monitoring LOGIN;
 CREATE DATABASE monitoring OWNER monitoring;
+CREATE ROLE gateway LOGIN;
+CREATE DATABASE gateway OWNER gateway;

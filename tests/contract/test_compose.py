@@ -51,6 +51,11 @@ def test_gateway_variables_match_its_settings(compose: dict[str, Any]) -> None:
     assert gateway_vars <= fields, gateway_vars - fields
     for service in SERVICES:
         assert env(compose, "gateway")[f"GATEWAY_{service.upper()}_URL"] == f"http://{service}:8000"
+    # Its own database (accounts, keys, the audit log), as each service has its own; production is switched on.
+    url = env(compose, "gateway")["GATEWAY_DATABASE_URL"]
+    assert url.startswith("postgresql+psycopg://gateway:${") and url.endswith("@postgres/gateway")
+    assert "CREATE DATABASE gateway OWNER gateway;" in (ROOT / "infra/postgres/init.sql").read_text()
+    assert env(compose, "gateway")["GATEWAY_ENV"] == "production"
     assert all(p.startswith("127.0.0.1:") for p in compose["services"]["gateway"]["ports"])
 
 

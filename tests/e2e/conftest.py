@@ -74,8 +74,9 @@ def platform(kafka_broker: str, spans: SpanCollector, tmp_path_factory: pytest.T
 
 
 @pytest.fixture(scope="session")
-def tokens() -> dict[str, str]:
-    return demo_tokens()
+def tokens(platform: Platform) -> dict[str, str]:
+    """Every demo identity logged in through the gateway (the Platform sets access tokens for 12 h)."""
+    return demo_tokens(platform.url())
 
 
 class Gateway:

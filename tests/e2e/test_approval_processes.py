@@ -13,19 +13,20 @@ from typing import Any
 import httpx
 import pytest
 
-from gateway.auth import issue_dev_token
-from gateway.config import DEV_TOKEN_SECRET
-from services.common.principal import Principal, PrincipalKind, Role
+from gateway.identity.seed import JOINT_DEPARTMENTS
+from services.common.principal import Role
 from tests.e2e.conftest import Gateway, eventually
 from tests.e2e.test_first_flow import COMPLETE, application, new_item, open_task, submit_when_replicated
-from tools.platform import Platform
+from tools.platform import Platform, login
 
 pytestmark = [pytest.mark.kafka, pytest.mark.e2e]
 
 COUNTY = "320102000000"
 OTHER_COUNTY = "320104000000"  # 秦淮区: another region, must see nothing of 玄武区's cases
 APPROVAL = "/api/v1/approval"
-DEPARTMENTS = ["区自然资源和规划分局", "区农业农村局", "区住房和城乡建设局"]
+DEPARTMENTS = list(JOINT_DEPARTMENTS)  # each has a demo approver account (gateway.identity.seed)
+DEPARTMENT_ACCOUNTS = dict(zip(DEPARTMENTS, ("planning-approver", "agriculture-approver", "housing-approver"),
+                               strict=True))
 ONE_DAY = {"value": 1, "unit": "working_days"}
 
 REVIEW = {"code": "review", "name": "受理审查", "role": "approver", "limit": ONE_DAY, "departments": []}
@@ -47,17 +48,20 @@ SHAPES: dict[str, list[dict[str, Any]]] = {
 
 # ---- who acts ----------------------------------------------------------------------------------------
 
-def token(subject: str, name: str, role: Role = Role.approver, department: str = "区行政审批局",
+def token(platform: Platform, username: str, name: str, role: Role = Role.approver, department: str = "区行政审批局",
           region_code: str = COUNTY) -> str:
-    return issue_dev_token(Principal(kind=PrincipalKind.staff, subject=subject, name=name, role=role,
-                                     department=department, region_code=region_code), DEV_TOKEN_SECRET)
+    """A new staff account in the platform's gateway database, logged in through the gateway."""
+    password = f"{username}-{uuid.uuid4().hex}"
+    platform.add_account(username, password, name=name, role=role, department=department, region_code=region_code)
+    return login(platform.url(), username, password)
 
 
 def bearer(value: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {value}"}
 
 
-DEPARTMENT_TOKENS = {d: token(f"u-dept{i}", f"会签人{i}", department=d) for i, d in enumerate(DEPARTMENTS, 1)}
+def department_token(gateway: Gateway, department: str) -> str:
+    return gateway.tokens[DEPARTMENT_ACCOUNTS[department]]
 
 
 # ---- items and cases -----------------------------------------------------------------------------------
@@ -101,7 +105,7 @@ def department_task(gateway: Gateway, case_no: str, department: str) -> dict[str
 
     def find() -> dict[str, Any] | None:
         r = gateway.call("GET", f"{APPROVAL}/tasks", params={"case_no": case_no, "status": "open"},
-                         headers=bearer(DEPARTMENT_TOKENS[department]))
+                         headers=bearer(department_token(gateway, department)))
         assert r.status_code == 200, r.text
         mine = [t for t in r.json()["items"] if t["kind"] == "department"]
         assert all(t["department"] == department for t in mine), mine  # another department's task is not shown
@@ -123,7 +127,7 @@ def answer_joint(gateway: Gateway, case_no: str, departments: list[str]) -> None
         task = department_task(gateway, case_no, department)
         assert task["role"] == "approver" and task["step_code"] == "joint"
         r = complete(gateway, task["task_id"], {"opinion": "同意", "consent": True}, None,
-                     bearer(DEPARTMENT_TOKENS[department]))
+                     bearer(department_token(gateway, department)))
         assert r.status_code == 200, r.text
 
 
@@ -193,7 +197,7 @@ def test_each_process_shape_to_refusal(gateway: Gateway, shape: str) -> None:
     case = get_case(gateway, case_no)
     assert case["status"] == "decided" and case["decision"] == "deny" and case["reasons"] == reasons
     decide_task = next(t for t in case["tasks"] if t["step_code"] == "decide")
-    assert decide_task["outcome"] == "deny" and decide_task["assignee"] == "head01"
+    assert decide_task["outcome"] == "deny" and decide_task["assignee"] == "department-head"
 
     # No licence for a refusal: the decision itself is served.
     refused = case_action(gateway, case_no, "certificate")
@@ -305,7 +309,7 @@ def test_suspension_pauses_the_clock_and_resumption_runs_it_again(gateway: Gatew
 def test_concurrent_claims_one_wins_and_the_other_learns_who(platform: Platform, gateway: Gateway) -> None:
     case_no = open_case(gateway, SHAPES["review_decide"])
     task_id = open_task(gateway, case_no, "review")["task_id"]
-    claimers = {"appr01": gateway.tokens["approver"], "u-appr02": token("u-appr02", "林晓东")}
+    claimers = {"approver": gateway.tokens["approver"], "u-appr02": token(platform, "u-appr02", "林晓东")}
     barrier = threading.Barrier(len(claimers))
     results: dict[str, httpx.Response] = {}
 
@@ -384,11 +388,11 @@ def test_approval_restart_mid_process_loses_nothing(platform: Platform, gateway:
 
 # ---- 6. another region, another department, no opinion ----------------------------------------------------
 
-def test_foreign_region_and_department_cannot_act(gateway: Gateway) -> None:
+def test_foreign_region_and_department_cannot_act(platform: Platform, gateway: Gateway) -> None:
     case_no = open_case(gateway, SHAPES["joint_three_departments"])
     review = open_task(gateway, case_no, "review")
-    elsewhere = bearer(token("u-qh01", "秦淮审批员", region_code=OTHER_COUNTY))
-    elsewhere_head = bearer(token("u-qh02", "秦淮负责人", Role.department_head, region_code=OTHER_COUNTY))
+    elsewhere = bearer(token(platform, "u-qh01", "秦淮审批员", region_code=OTHER_COUNTY))
+    elsewhere_head = bearer(token(platform, "u-qh02", "秦淮负责人", Role.department_head, region_code=OTHER_COUNTY))
 
     r = gateway.call("GET", f"{APPROVAL}/cases/{case_no}", headers=dict(elsewhere))
     assert r.status_code == 404, r.text
@@ -413,15 +417,15 @@ def test_foreign_region_and_department_cannot_act(gateway: Gateway) -> None:
 
     land = department_task(gateway, case_no, DEPARTMENTS[0])
     # The case's own approver (区行政审批局) and another joint department both meet a 404.
-    for headers in (bearer(gateway.tokens["approver"]), bearer(DEPARTMENT_TOKENS[DEPARTMENTS[1]]), elsewhere):
+    planning, agriculture = (bearer(department_token(gateway, d)) for d in DEPARTMENTS[:2])
+    for headers in (bearer(gateway.tokens["approver"]), agriculture, elsewhere):
         r = complete(gateway, land["task_id"], {"opinion": "同意", "consent": True}, None, headers)
         assert r.status_code == 404, r.text
-    r = complete(gateway, land["task_id"], {"consent": True}, None, bearer(DEPARTMENT_TOKENS[DEPARTMENTS[0]]))
+    r = complete(gateway, land["task_id"], {"consent": True}, None, planning)
     assert r.status_code == 422, r.text
-    r = complete(gateway, land["task_id"], {"opinion": "同意"}, None, bearer(DEPARTMENT_TOKENS[DEPARTMENTS[0]]))
+    r = complete(gateway, land["task_id"], {"opinion": "同意"}, None, planning)
     assert r.status_code == 422, r.text  # a joint opinion says whether the department consents
-    r = complete(gateway, land["task_id"], {"opinion": "同意", "consent": True}, None,
-                 bearer(DEPARTMENT_TOKENS[DEPARTMENTS[0]]))
+    r = complete(gateway, land["task_id"], {"opinion": "同意", "consent": True}, None, planning)
     assert r.status_code == 200, r.text
     task = next(t for t in get_case(gateway, case_no, "supervisor")["tasks"] if t["task_id"] == land["task_id"])
-    assert task["status"] == "done" and task["assignee"] == "u-dept1" and task["outcome"] == "consent"
+    assert task["status"] == "done" and task["assignee"] == "planning-approver" and task["outcome"] == "consent"

@@ -14,13 +14,12 @@ import pytest
 from aiohttp import web
 from fastapi.testclient import TestClient
 
-from gateway.auth import issue_dev_token
-from gateway.config import DEV_TOKEN_SECRET
+from gateway.identity.service import Identity
 from services.common.principal import PRINCIPAL_HEADER, Principal, PrincipalKind, Role, verify_principal
 from services.common.settings import PlatformSettings
+from tests.integration.gateway.conftest import Mint
 
 CLERK = Principal(kind=PrincipalKind.staff, subject="u-clerk", role=Role.window_clerk, region_code="320102000000")
-AUTH = {"Authorization": f"Bearer {issue_dev_token(CLERK, DEV_TOKEN_SECRET)}"}
 TRACEPARENT = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
 
 
@@ -67,7 +66,13 @@ def backend() -> Iterator[tuple[str, list[dict[str, Any]]]]:
 
 
 @pytest.fixture
-def gateway(monkeypatch: pytest.MonkeyPatch, backend: tuple[str, list[dict[str, Any]]]) -> Iterator[TestClient]:
+def auth(mint: Mint) -> dict[str, str]:
+    return mint(CLERK)
+
+
+@pytest.fixture
+def gateway(monkeypatch: pytest.MonkeyPatch, backend: tuple[str, list[dict[str, Any]]],
+            identity: Identity) -> Iterator[TestClient]:
     monkeypatch.setenv("GATEWAY_ACCEPTANCE_URL", backend[0])
     monkeypatch.setenv("GATEWAY_APPROVAL_URL", f"http://127.0.0.1:{_free_port()}")  # nobody listens
     monkeypatch.setenv("GATEWAY_MAX_BODY_BYTES", "1000")
@@ -82,9 +87,9 @@ def _header(headers: list[tuple[str, str]], name: str) -> list[str]:
 
 
 def test_a_proxied_request_reaches_the_backend_with_what_it_needs(
-    gateway: TestClient, backend: tuple[str, list[dict[str, Any]]],
+    gateway: TestClient, backend: tuple[str, list[dict[str, Any]]], auth: dict[str, str],
 ) -> None:
-    headers = AUTH | {"X-Request-Id": "rid-1", "X-Forwarded-For": "10.0.0.9", "traceparent": TRACEPARENT,
+    headers = auth | {"X-Request-Id": "rid-1", "X-Forwarded-For": "10.0.0.9", "traceparent": TRACEPARENT,
                       "X-Zwfw-Principal": "forged", "Content-Type": "application/json"}
     resp = gateway.post("/api/v1/applications?x=1&y=%E4%B8%AD", content=b'{"a": 1}', headers=headers)
 
@@ -109,24 +114,26 @@ def test_a_proxied_request_reaches_the_backend_with_what_it_needs(
     assert _header(sent, "Content-Type") == ["application/json"]
 
 
-def test_a_request_without_an_id_gets_one(gateway: TestClient) -> None:
-    resp = gateway.post("/api/v1/applications", content=b"{}", headers=AUTH)
+def test_a_request_without_an_id_gets_one(gateway: TestClient, auth: dict[str, str]) -> None:
+    resp = gateway.post("/api/v1/applications", content=b"{}", headers=auth)
     assert resp.status_code == 201 and len(resp.headers["x-request-id"]) == 32
     assert len(resp.headers["x-trace-id"]) == 32
 
 
 @pytest.mark.parametrize(("method", "path", "kwargs", "status", "slug"), [
-    ("POST", "/api/v1/applications", {"content": b"x" * 1001, "headers": AUTH}, 413, "body-too-large"),
+    ("POST", "/api/v1/applications", {"content": b"x" * 1001, "authenticated": True}, 413, "body-too-large"),
     ("POST", "/api/v1/applications", {"content": b"{}"}, 401, "unauthenticated"),
     ("POST", "/api/v1/applications", {"headers": {"Authorization": "Bearer nope"}}, 401, "invalid-token"),
-    ("GET", "/api/v1/nowhere", {"headers": AUTH}, 404, "not-found"),
-    ("OPTIONS", "/api/v1/applications", {"headers": AUTH}, 405, "method-not-allowed"),
-    ("GET", "/api/v1/approval/tasks", {"headers": AUTH}, 503, "backend-unavailable"),
+    ("GET", "/api/v1/nowhere", {"authenticated": True}, 404, "not-found"),
+    ("OPTIONS", "/api/v1/applications", {"authenticated": True}, 405, "method-not-allowed"),
+    ("GET", "/api/v1/approval/tasks", {"authenticated": True}, 503, "backend-unavailable"),
 ])
 def test_every_problem_carries_the_request_id(
-    gateway: TestClient, method: str, path: str, kwargs: dict[str, Any], status: int, slug: str,
+    gateway: TestClient, auth: dict[str, str], method: str, path: str, kwargs: dict[str, Any], status: int, slug: str,
 ) -> None:
-    headers = {"X-Request-Id": "rid-err"} | kwargs.pop("headers", {})
+    kwargs = dict(kwargs)
+    headers = {"X-Request-Id": "rid-err"} | (auth if kwargs.pop("authenticated", False) else {}) | kwargs.pop(
+        "headers", {})
     resp = gateway.request(method, path, headers=headers, **kwargs)
     assert resp.status_code == status, resp.text
     assert resp.headers["content-type"] == "application/problem+json"
@@ -138,22 +145,22 @@ def test_every_problem_carries_the_request_id(
         assert resp.headers["allow"] == "DELETE, GET, PATCH, POST, PUT"
 
 
-def test_a_chunked_body_over_the_limit_is_refused(gateway: TestClient) -> None:
+def test_a_chunked_body_over_the_limit_is_refused(gateway: TestClient, auth: dict[str, str]) -> None:
     def chunks() -> Iterator[bytes]:
         for _ in range(5):
             yield b"x" * 300
 
-    resp = gateway.post("/api/v1/applications", content=chunks(), headers=AUTH)
+    resp = gateway.post("/api/v1/applications", content=chunks(), headers=auth)
     assert resp.status_code == 413 and resp.headers["x-request-id"]
 
 
 def test_an_unexpected_error_still_carries_the_request_id(
-    gateway: TestClient, monkeypatch: pytest.MonkeyPatch,
+    gateway: TestClient, monkeypatch: pytest.MonkeyPatch, auth: dict[str, str],
 ) -> None:
     def broken(path: str) -> None:
         raise RuntimeError("boom")
 
     monkeypatch.setattr("gateway.proxy.match", broken)
-    resp = gateway.get("/api/v1/applications", headers=AUTH | {"X-Request-Id": "rid-500"})
+    resp = gateway.get("/api/v1/applications", headers=auth | {"X-Request-Id": "rid-500"})
     assert resp.status_code == 500 and resp.headers["x-request-id"] == "rid-500"
     assert "boom" not in resp.text

@@ -11,17 +11,16 @@ from collections.abc import Iterator
 import pytest
 from fastapi.testclient import TestClient
 
-from gateway.auth import issue_dev_token
-from gateway.config import DEV_TOKEN_SECRET
+from gateway.identity.service import Identity
 from services.common.principal import Principal, PrincipalKind, Role
+from tests.integration.gateway.conftest import Mint
 
 UPLOAD_LIMIT = 3 * 1_048_576
 CLERK = Principal(kind=PrincipalKind.staff, subject="u-clerk", role=Role.window_clerk, region_code="320102000000")
-AUTH = {"Authorization": f"Bearer {issue_dev_token(CLERK, DEV_TOKEN_SECRET)}"}
 
 
 @pytest.fixture
-def gateway(monkeypatch: pytest.MonkeyPatch) -> Iterator[TestClient]:
+def gateway(monkeypatch: pytest.MonkeyPatch, identity: Identity) -> Iterator[TestClient]:
     with socket.socket() as probe:  # a port nobody listens on once the probe is closed
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
@@ -33,9 +32,9 @@ def gateway(monkeypatch: pytest.MonkeyPatch) -> Iterator[TestClient]:
         yield client
 
 
-def test_only_the_upload_path_takes_bodies_over_one_mebibyte(gateway: TestClient) -> None:
+def test_only_the_upload_path_takes_bodies_over_one_mebibyte(gateway: TestClient, mint: Mint) -> None:
     two_mib = b"x" * (2 * 1_048_576)
-    upload_headers = AUTH | {"Content-Type": "multipart/form-data; boundary=b"}
+    upload_headers = mint(CLERK) | {"Content-Type": "multipart/form-data; boundary=b"}
 
     passed = gateway.post("/api/v1/applications/files", content=two_mib, headers=upload_headers)
     assert passed.status_code == 503 and passed.json()["type"].endswith("/backend-unavailable"), passed.text

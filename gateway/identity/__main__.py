@@ -1,0 +1,3 @@
+from gateway.identity.cli import main
+
+raise SystemExit(main())
