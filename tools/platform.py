@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote_plus
 
-from gateway.identity.accounts import add_staff_account
+from gateway.identity.accounts import add_client, add_staff_account
 from gateway.identity.clock import utc_now
 from gateway.identity.passwords import Passwords
 from gateway.identity.seed import COUNTY, DEMO_IDENTITIES, TOWNSHIP, VILLAGE, seed_demo
@@ -142,6 +142,15 @@ class Platform:
         try:
             add_staff_account(engine, Passwords(), username=username, password=password, name=name, role=role,
                               department=department, region_code=region_code, now=utc_now())
+        finally:
+            engine.dispose()
+
+    def add_client(self, client_id: str, secret: str, *, name: str, role: Role, region_code: str) -> None:
+        """A machine client (OAuth2 client credentials) in this platform's gateway database."""
+        engine = make_engine(self.database_url("gateway"))
+        try:
+            add_client(engine, Passwords(), client_id=client_id, secret=secret, name=name, role=role,
+                       region_code=region_code, now=utc_now())
         finally:
             engine.dispose()
 
