@@ -15,6 +15,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Path, Query, Request
 
+from services.common.bounds import Day
 from services.common.principal import CurrentPrincipal, Role, require_role
 from services.common.problems import Problem
 from services.common.runtime import Runtime, get_runtime
@@ -66,8 +67,8 @@ async def get_status(principal: CurrentPrincipal, runtime: RuntimeDep) -> dict[s
 @router.get("/days", summary="Each day between two dates: working or not, and why (逐日说明)")
 async def get_days(
     principal: CurrentPrincipal, runtime: RuntimeDep,
-    from_: Annotated[date, Query(alias="from", description="First day, YYYY-MM-DD")],
-    to: Annotated[date, Query(description="Last day (inclusive), YYYY-MM-DD")],
+    from_: Annotated[Day, Query(alias="from", description="First day, YYYY-MM-DD")],
+    to: Annotated[Day, Query(description="Last day (inclusive), YYYY-MM-DD")],
 ) -> dict[str, Any]:
     require_role(principal, *_READERS)
     if to < from_:
