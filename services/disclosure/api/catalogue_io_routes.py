@@ -19,7 +19,8 @@ from services.disclosure.domain.flowchart import render_flowchart_svg
 
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 ItemCode = Annotated[str, Path(min_length=1, max_length=64, description="实施编码")]
-VersionQuery = Annotated[int | None, Query(ge=1, description="a published or retired version; default: the published")]
+VersionQuery = Annotated[int | None, Query(ge=1, le=100_000,
+                                           description="a published or retired version; default: the published")]
 
 SVG_MEDIA_TYPE = "image/svg+xml"
 # BPMN has no registered media type of its own; modelers and engines exchange it as XML.

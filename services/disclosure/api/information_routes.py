@@ -8,12 +8,13 @@ applicant may withdraw with the receipt's access code). The roles are the matrix
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
+from services.common.bounds import Day
 from services.common.contracts.permissions import Action, requires
 from services.common.principal import CurrentPrincipal, Principal
 from services.common.problems import Problem
@@ -93,8 +94,8 @@ def _search_params(
     category_code: Annotated[str | None, Query(max_length=32)] = None,
     region_code: RegionQuery = None,
     issuing_body: Annotated[str | None, Query(max_length=100)] = None,
-    from_: Annotated[date | None, Query(alias="from", description="publication date from (Asia/Shanghai)")] = None,
-    to: Annotated[date | None, Query(description="publication date to, included")] = None,
+    from_: Annotated[Day | None, Query(alias="from", description="publication date from (Asia/Shanghai)")] = None,
+    to: Annotated[Day | None, Query(description="publication date to, included")] = None,
     validity: Annotated[str | None, Query(pattern=r"^(valid|expired|repealed)$")] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     offset: Annotated[int, Query(ge=0, le=100_000)] = 0,

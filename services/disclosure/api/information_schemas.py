@@ -4,10 +4,9 @@ are the domain's, so each refusal says in Chinese which rule."""
 
 from __future__ import annotations
 
-from datetime import date
+from pydantic import BaseModel, ConfigDict, Field
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
-
+from services.common.bounds import Day, Instant
 from services.common.contracts.payloads import LimitUnit
 from services.disclosure.domain.information_directory import DocumentKind, Validity
 from services.disclosure.domain.information_requests import (
@@ -54,9 +53,9 @@ class DocumentContentIn(_In):
     title: str = Field(min_length=1, max_length=300, description="标题")
     issuing_body: str = Field(min_length=1, max_length=100, description="发布机构")
     document_number: str = Field(default="", max_length=100, description="文号")
-    issue_date: date = Field(description="成文日期")
-    valid_from: date | None = Field(default=None, description="生效日期")
-    valid_to: date | None = Field(default=None, description="失效日期")
+    issue_date: Day = Field(description="成文日期")
+    valid_from: Day | None = Field(default=None, description="生效日期")
+    valid_to: Day | None = Field(default=None, description="失效日期")
     validity: Validity = Field(default=Validity.valid, description="效力: valid 有效 / expired 失效 / repealed 废止")
     kind: DocumentKind = Field(default=DocumentKind.other, description="regulation 规章 / normative 规范性文件 / other")
     body_text: str = Field(default="", max_length=200_000, description="正文")
@@ -99,9 +98,9 @@ class RequestIn(_In):
                                description="获取信息的方式: paper / electronic / email / post / pickup")
     # Registered at the window by an officer; a public submission is always online.
     channel: Channel = Channel.online
-    submitted_at: AwareDatetime | None = Field(default=None, description="递交时间 (in person; default now)")
-    signed_for_at: AwareDatetime | None = Field(default=None, description="签收时间 (registered post)")
-    confirmed_at: AwareDatetime | None = Field(default=None, description="与申请人确认收到的时间 (post, fax, email)")
+    submitted_at: Instant | None = Field(default=None, description="递交时间 (in person; default now)")
+    signed_for_at: Instant | None = Field(default=None, description="签收时间 (registered post)")
+    confirmed_at: Instant | None = Field(default=None, description="与申请人确认收到的时间 (post, fax, email)")
 
 
 class SupplyWithinIn(_In):
@@ -116,7 +115,7 @@ class SupplementNoticeIn(_In):
 
 class SupplementIn(_In):
     note: str = Field(default="", max_length=2000)
-    received_at: AwareDatetime | None = Field(default=None, description="补正材料收到的时间 (default now)")
+    received_at: Instant | None = Field(default=None, description="补正材料收到的时间 (default now)")
 
 
 class ConsultationIn(_In):

@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Query
 from fastapi.responses import JSONResponse
 
+from services.common.bounds import Day
 from services.common.contracts.permissions import Action, allows, requires
 from services.common.principal import CurrentPrincipal, Principal
 from services.common.problems import Problem
@@ -27,6 +28,8 @@ from services.disclosure.api.schemas import (
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 ItemCode = Annotated[str, Path(min_length=1, max_length=64, description="实施编码")]
 RegionQuery = Annotated[str | None, Query(pattern=r"^\d{12}$", description="12-digit region code")]
+# Bounded like a document's revision: past SQL's integer range the lookup itself failed (a 500, not a 404).
+VersionPath = Annotated[int, Path(ge=1, le=100_000)]
 
 catalogue_router = APIRouter(prefix="/api/v1/catalogue/items", tags=["catalogue 实施清单"])
 results_router = APIRouter(prefix="/api/v1/results", tags=["results 办件结果公示"])
@@ -91,7 +94,7 @@ async def get_item(item_code: ItemCode, principal: CurrentPrincipal, runtime: Ru
 
 @catalogue_router.get("/{item_code}/versions/{version}", response_model=ItemOut, summary="One version of an item")
 async def get_item_version(
-    item_code: ItemCode, version: Annotated[int, Path(ge=1)], principal: CurrentPrincipal, runtime: RuntimeDep,
+    item_code: ItemCode, version: VersionPath, principal: CurrentPrincipal, runtime: RuntimeDep,
 ) -> ItemOut:
     can_see_drafts = allows(principal, Action.catalogue_draft)
     out = await read_in_thread(
@@ -105,7 +108,7 @@ async def get_item_version(
     responses={404: {"description": "No such version, a draft of another region, or version 1 (nothing before)"}},
 )
 async def get_item_version_diff(
-    item_code: ItemCode, version: Annotated[int, Path(ge=1)], principal: CurrentPrincipal, runtime: RuntimeDep,
+    item_code: ItemCode, version: VersionPath, principal: CurrentPrincipal, runtime: RuntimeDep,
 ) -> VersionDiffOut:
     can_see_drafts = allows(principal, Action.catalogue_draft)
     out = await read_in_thread(
@@ -125,8 +128,8 @@ async def list_results(
     principal: CurrentPrincipal, runtime: RuntimeDep,
     item_code: Annotated[str | None, Query(max_length=64)] = None,
     region_code: RegionQuery = None,
-    from_: Annotated[date | None, Query(alias="from", description="first day, YYYY-MM-DD (Asia/Shanghai)")] = None,
-    to: Annotated[date | None, Query(description="last day included, YYYY-MM-DD (Asia/Shanghai)")] = None,
+    from_: Annotated[Day | None, Query(alias="from", description="first day, YYYY-MM-DD (Asia/Shanghai)")] = None,
+    to: Annotated[Day | None, Query(description="last day included, YYYY-MM-DD (Asia/Shanghai)")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> ResultList:
     del principal

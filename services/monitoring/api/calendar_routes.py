@@ -15,6 +15,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Path, Query, Request
 
+from services.common.bounds import Day
 from services.common.contracts.permissions import Action, requires
 from services.common.principal import Principal
 from services.common.problems import Problem
@@ -67,8 +68,8 @@ async def get_status(principal: CalendarReader, runtime: RuntimeDep) -> dict[str
 @router.get("/days", summary="Each day between two dates: working or not, and why (逐日说明)")
 async def get_days(
     principal: CalendarReader, runtime: RuntimeDep,
-    from_: Annotated[date, Query(alias="from", description="First day, YYYY-MM-DD")],
-    to: Annotated[date, Query(description="Last day (inclusive), YYYY-MM-DD")],
+    from_: Annotated[Day, Query(alias="from", description="First day, YYYY-MM-DD")],
+    to: Annotated[Day, Query(description="Last day (inclusive), YYYY-MM-DD")],
 ) -> dict[str, Any]:
     if to < from_:
         raise Problem(422, "invalid-range", "结束日期不得早于开始日期")

@@ -5,14 +5,14 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.encoders import jsonable_encoder
-from pydantic import AwareDatetime
 from sse_starlette.sse import EventSourceResponse
 
+from services.common.bounds import Day, Instant
 from services.common.contracts.permissions import Action, requires
 from services.common.principal import Principal
 from services.common.problems import Problem
@@ -70,8 +70,8 @@ async def explain_case(
 @router.get("/cases/{case_no}/what-if", summary="If suspended from A until B, where the deadlines would fall")
 async def what_if(
     case_no: CaseNo, principal: Supervisor, runtime: RuntimeDep,
-    suspend_until: Annotated[AwareDatetime, Query(description="暂停至 (ISO 8601 with offset)")],
-    suspend_from: Annotated[AwareDatetime | None, Query(description="暂停自, default now")] = None,
+    suspend_until: Annotated[Instant, Query(description="暂停至 (ISO 8601 with offset)")],
+    suspend_from: Annotated[Instant | None, Query(description="暂停自, default now")] = None,
 ) -> dict[str, Any]:
     start = suspend_from or _now()
     return await _read(runtime, lambda s: queries.case_what_if(s, principal, case_no, start, suspend_until,
@@ -85,8 +85,8 @@ async def list_alerts(
     rule: Annotated[str | None, Query(max_length=64)] = None,
     region_code: Annotated[str | None, Query(pattern=r"^\d{2,12}$")] = None,
     department: Annotated[str | None, Query(max_length=200)] = None,
-    since: Annotated[AwareDatetime | None, Query(alias="from")] = None,
-    until: Annotated[AwareDatetime | None, Query(alias="to")] = None,
+    since: Annotated[Instant | None, Query(alias="from")] = None,
+    until: Annotated[Instant | None, Query(alias="to")] = None,
     status: Annotated[Literal["open", "closed"] | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
 ) -> dict[str, Any]:
@@ -118,7 +118,7 @@ async def stream(request: Request, principal: Supervisor, runtime: RuntimeDep) -
             "satisfaction — per region, department and period")
 async def stats(
     principal: Supervisor, runtime: RuntimeDep,
-    start: Annotated[date, Query(alias="from")], end: Annotated[date, Query(alias="to")],
+    start: Annotated[Day, Query(alias="from")], end: Annotated[Day, Query(alias="to")],
     region_code: Annotated[str | None, Query(pattern=r"^\d{2,12}$")] = None,
     department: Annotated[str | None, Query(max_length=200)] = None,
 ) -> dict[str, Any]:

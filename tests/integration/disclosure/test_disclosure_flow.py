@@ -13,7 +13,6 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
@@ -25,6 +24,7 @@ from services.common.contracts.case import CaseAccepted, CaseCompleted, CaseWith
 from services.common.contracts.catalogue import ItemVersionPublished, ItemVersionRetired
 from services.common.contracts.payloads import Actor, Applicant, EventPayload, LimitUnit, TimeLimit
 from services.common.principal import PrincipalKind, Role
+from services.common.workdays import SHANGHAI
 from tests.conftest import principal_headers
 
 pytestmark = pytest.mark.kafka
@@ -218,7 +218,7 @@ def test_catalogue_and_public_results_flow(service_env: Path) -> None:
         township_only = client.get("/api/v1/results", headers=PUBLIC,
                                    params={"region_code": "320102001000"}).json()["items"]
         assert [r["case_no"] for r in township_only] == [case_no]
-        today = now.astimezone(ZoneInfo("Asia/Shanghai")).date().isoformat()  # the service's days are Shanghai's
+        today = now.astimezone(SHANGHAI).date().isoformat()  # the API's days are Asia/Shanghai days, not UTC's
         assert client.get("/api/v1/results", headers=PUBLIC,
                           params={"from": "2000-01-01", "to": "2000-01-02"}).json()["items"] == []
         assert len(client.get("/api/v1/results", headers=PUBLIC,
