@@ -2,7 +2,7 @@
 in the same run. Target: at most 30 % throughput loss and at most 2 ms added at p50.
 
 Run: `.venv/bin/python -m tools.bench_gateway` (about 3 minutes; in `make bench`). BENCH_GATEWAY_CLIENTS
-(20), BENCH_GATEWAY_SECONDS (4, one segment), BENCH_GATEWAY_RATES (e.g. "catalogue=80,tasks=150,submit=60";
+(20), BENCH_GATEWAY_SECONDS (2, one segment), BENCH_GATEWAY_RATES (e.g. "catalogue=80,tasks=150,submit=60";
 by default 40 % of the lower closed-loop throughput) change the load. BENCH_GATEWAY_PYSPY=/path/to/py-spy
 adds a sampled profile of the gateway per operation, taken after the measured segments (a sampler slows its
 target, so it is never inside a figure).
@@ -25,10 +25,10 @@ send (`sign_principal` with the platform's internal secret, re-signed every 10 s
 and the `X-Forwarded-For` the gateway adds. Before measuring, both ways are checked to answer the same (same
 status; same JSON for the reads) and the service is checked to refuse a direct call without the principal.
 
-For each operation and both ways, segments alternate direct, gateway, gateway, direct (ABBA), so a drift
-during the run (the catalogue's caches, the case tables growing, other load on the machine) weighs on both
+For each operation and both ways, segments alternate direct, gateway, gateway, direct, twice (ABBA ABBA), so a
+drift during the run (the catalogue's caches, the case tables growing, other load on the machine) weighs on both
 alike:
-1. sequential: one client, 100 requests a segment: the latency added with nothing queued;
+1. sequential: one client, 50 requests a segment: the latency added with nothing queued;
 2. closed loop: N clients each sending again as soon as answered, for a fixed time: throughput and
    latency at saturation; the throughput loss is 1 - gateway/direct;
 3. paced: the same fixed rate both ways, latency counted from each request's scheduled start
@@ -74,8 +74,8 @@ from tools.bench_disclosure import Lines, machine
 from tools.platform import COUNTY, DEMO_ACCOUNTS, ROOT, Platform, demo_tokens
 
 CLIENTS = int(os.environ.get("BENCH_GATEWAY_CLIENTS", "20"))
-SEGMENT_SECONDS = float(os.environ.get("BENCH_GATEWAY_SECONDS", "4"))
-SEQUENTIAL = 100  # requests per sequential segment
+SEGMENT_SECONDS = float(os.environ.get("BENCH_GATEWAY_SECONDS", "2"))
+SEQUENTIAL = 50  # requests per sequential segment
 # The paced rate: a fixed share of the lower closed-loop throughput of the two ways, so it is moderate on any
 # machine, unless set per operation ("catalogue=80,tasks=150,submit=60").
 PACED_SHARE = 0.4
@@ -83,7 +83,8 @@ RATES = {name: int(rate) for name, _, rate in
          (part.partition("=") for part in os.environ.get("BENCH_GATEWAY_RATES", "").split(",") if part)}
 SEEDED_CASES = 60  # so the approver's queue holds a full page of 20
 TARGET_LOSS, TARGET_P50_ADDED_MS = 30.0, 2.0
-ORDER = ("direct", "gateway", "gateway", "direct")
+# ABBA twice: short segments, alternated, so the other load of a shared machine falls on both ways alike.
+ORDER = ("direct", "gateway", "gateway", "direct") * 2
 
 # Rate limits (issue 7, the door): per-client and per-address limits at the gateway would cap the benchmark at
 # the limit instead of the gateway's capacity. The gateway's settings for them go here, set far above what two
@@ -222,7 +223,7 @@ async def one_client(calls: dict[str, Call]) -> Figures:
 
 
 def print_one_client(figures: Figures, out: list[str], what: str = "") -> float:
-    out.append(f"    sequential{what}, one client, {len(ORDER)} x {SEQUENTIAL} ({', '.join(ORDER)}):")
+    out.append(f"    sequential{what}, one client, {len(ORDER)} x {SEQUENTIAL} (ABBA, twice):")
     for way in ("direct", "gateway"):
         out.append(f"      {way:<7}  {figures.line(way)}")
     added = figures.p50("gateway") - figures.p50("direct")
@@ -232,7 +233,7 @@ def print_one_client(figures: Figures, out: list[str], what: str = "") -> float:
 
 async def measure(op: Operation, ways: dict[str, Way], pids: dict[str, int], out: list[str]) -> dict[str, Any]:
     calls = {name: way.caller(op) for name, way in ways.items()}
-    for way in ORDER[:2]:  # warm-up: pools connected, caches and code paths hot
+    for way in ("direct", "gateway"):  # warm-up: pools connected, caches and code paths hot
         await closed_loop(calls[way], CLIENTS, 1.0)
     await settle(pids)
 
@@ -283,7 +284,7 @@ async def measure(op: Operation, ways: dict[str, Way], pids: dict[str, int], out
 async def profile_gateway(py_spy: str, op: Operation, way: Way, gateway_pid: int, out: list[str]) -> None:
     """Samples the gateway under the closed loop (not a measured segment) and prints where its CPU goes."""
     collapsed = Path(tempfile.mkstemp(prefix="bench-gateway-", suffix=".txt")[1])
-    seconds = max(3, int(SEGMENT_SECONDS))
+    seconds = 4
     # --gil: only samples holding the interpreter lock, i.e. running Python; uvloop waits for sockets without it.
     sampler = await asyncio.create_subprocess_exec(
         py_spy, "record", "--pid", str(gateway_pid), "--duration", str(seconds), "--rate", "1000", "--format", "raw",
