@@ -13,6 +13,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
@@ -216,7 +217,8 @@ def test_catalogue_and_public_results_flow(service_env: Path) -> None:
         township_only = client.get("/api/v1/results", headers=PUBLIC,
                                    params={"region_code": "320102001000"}).json()["items"]
         assert [r["case_no"] for r in township_only] == [case_no]
-        today = now.date().isoformat()
+        # The API's days are Asia/Shanghai days (UTC+8): the UTC date is yesterday there from 16:00 UTC on.
+        today = now.astimezone(ZoneInfo("Asia/Shanghai")).date().isoformat()
         assert client.get("/api/v1/results", headers=PUBLIC,
                           params={"from": "2000-01-01", "to": "2000-01-02"}).json()["items"] == []
         assert len(client.get("/api/v1/results", headers=PUBLIC,
