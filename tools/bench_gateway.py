@@ -34,7 +34,8 @@ alike:
 3. paced: the same fixed rate both ways, latency counted from each request's scheduled start
    (`tools.bench.open_loop`): the p50 added at equal, moderate load.
 After the submission's figures, approval, disclosure and monitoring are stopped and the sequential run is
-repeated: a submission wakes their consumers, and with one client the extra hop then also waits for a core.
+repeated: how much of the write's added latency comes from the consumers a submission wakes, which compete with
+the extra hop for the cores.
 Every answer's status is checked; one unexpected status stops the benchmark.
 
 Two cores: the load generator is this process (one event loop, fixed concurrency), and it competes with
@@ -94,7 +95,8 @@ GENEROUS_RATE_LIMITS: dict[str, str] = {}
 
 def acquire_tokens(platform: Platform) -> dict[str, str]:
     """Bearer tokens of the demo accounts, by account name. The one place the benchmark gets its tokens: today
-    development tokens minted here; with issue 7's logins, `demo_tokens(platform.url())` through the gateway."""
+    development tokens minted here; with issue 7's logins, `demo_tokens(platform.url())` through the gateway.
+    They are fetched once: the benchmark runs about 3 minutes, so a token that expires sooner needs refreshing."""
     del platform
     return demo_tokens()
 
@@ -462,8 +464,8 @@ async def run(out: list[str]) -> None:
                     await profile_gateway(py_spy, op, ways["gateway"], pids["gateway"], out)
                 if op.name == "submit":
                     # Each submission wakes approval's, monitoring's and disclosure's consumers and the broker (~5 ms
-                    # of CPU): with them stopped, what one client sees is the two hops alone, not the scheduler
-                    # finding a core for the gateway among them. Last, as they do not come back.
+                    # of CPU), which compete with the gateway for the cores: with them stopped, one client sees the
+                    # hops with less of that. Last, as they do not come back.
                     await settle(pids)
                     for name in ("approval", "disclosure", "monitoring"):
                         await asyncio.to_thread(platform.kill, name, signal.SIGTERM)
