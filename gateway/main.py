@@ -15,6 +15,7 @@ from starlette.routing import Route
 
 from gateway.auth import Authenticator
 from gateway.config import GatewaySettings
+from gateway.door import Door
 from gateway.middleware import REQUEST_ID, TRACE_ID, RequestIdMiddleware
 from gateway.openapi import OpenApiAggregator
 from gateway.proxy import ProxyEndpoint
@@ -35,9 +36,12 @@ def create_app() -> FastAPI:
     backends = settings.backends()
     aggregator = OpenApiAggregator(backends)
     auth = Authenticator(settings.dev_token_secret, platform.zwfw_internal_secret)
+    door = Door(database_url=settings.database_url, auth=auth)
     proxy = ProxyEndpoint(backends=backends, auth=auth,
                           max_body_bytes=settings.max_body_bytes,
-                          upload_max_body_bytes=settings.upload_max_body_bytes, upload_paths=UPLOAD_PATHS)
+                          upload_max_body_bytes=settings.upload_max_body_bytes, upload_paths=UPLOAD_PATHS,
+                          limiter=door.limiter, breakers=door.breakers,
+                          unavailable_retry_after=door.settings.unavailable_retry_after_seconds)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -46,9 +50,11 @@ def create_app() -> FastAPI:
         connector = aiohttp.TCPConnector(limit=200, ttl_dns_cache=300)
         app.state.http = aiohttp.ClientSession(timeout=timeout, connector=connector, auto_decompress=False)
         proxy.session = app.state.http
+        await door.start()
         try:
             yield
         finally:
+            await door.stop()
             proxy.session = None
             await app.state.http.close()
             shutdown_telemetry()
@@ -59,7 +65,9 @@ def create_app() -> FastAPI:
     app = FastAPI(title="政务服务平台网关 zwfw gateway", lifespan=lifespan, openapi_url=None, docs_url=None,
                   redoc_url=None, telemetry={"tracing": False, "metrics": False, "logs": False})
     app.state.settings = platform
+    app.state.door = door
     install_problem_handlers(app)
+    door.install(app)
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:
@@ -80,7 +88,7 @@ def create_app() -> FastAPI:
     # "http send" / "http receive" spans per ASGI message (three more spans per proxied request, no information
     # the server span does not already carry).
     FastAPIInstrumentor.instrument_app(app, excluded_urls="healthz,readyz", exclude_spans=["receive", "send"])
-    _outermost(app, RequestIdMiddleware)
+    _outermost(app, lambda inner: RequestIdMiddleware(door.wrap(inner)))
     return app
 
 
