@@ -44,16 +44,14 @@ def audit_router(*, auth: Authenticator, reader: AuditReader, limiter: RateLimit
             raise Problem(403, "forbidden", f"当前角色（{principal.role.value}）无权查看审计日志")
         return principal
 
-    Auditor = Annotated[Principal, Depends(audit_principal)]
-
     @router.get("/verify", summary="Verify the audit hash chain 校验审计日志哈希链")
-    async def verify(principal: Auditor) -> dict[str, Any]:
+    async def verify(principal: Principal = Depends(audit_principal)) -> dict[str, Any]:
         verdict = await asyncio.to_thread(reader.verify)
         return verdict.as_dict()
 
     @router.get("/entries", summary="Audit entries, oldest first, paged by seq 审计记录")
     async def entries(
-        principal: Auditor,
+        principal: Principal = Depends(audit_principal),
         after_seq: Annotated[int, Query(ge=0, description="After this seq: the previous page's next_after_seq")] = 0,
         limit: Annotated[int, Query(ge=1, le=500)] = 100,
         subject: Annotated[str | None, Query(max_length=64)] = None,
