@@ -237,3 +237,30 @@ def test_repeated_headers_pass_both_ways(monkeypatch: pytest.MonkeyPatch) -> Non
     (received,) = seen
     assert [v for k, v in received if k.lower() == "x-multi"] == ["one", "two"]
     assert [v for k, v in received if k.lower() == "accept"] == ["application/json", "text/csv"]
+
+
+# --- the authorization hook ---------------------------------------------------------------------------------------
+
+def test_the_authorize_hook_sees_the_request_before_it_is_forwarded(monkeypatch: pytest.MonkeyPatch) -> None:
+    from services.common.problems import Problem
+
+    calls: list[tuple[Any, ...]] = []
+    forwarded: list[str] = []
+
+    async def record(request: web.Request) -> web.Response:
+        forwarded.append(request.path)
+        return web.json_response({})
+
+    def authorize(principal: Principal, method: str, path: str, query: str, body: bytes) -> None:
+        calls.append((principal.subject, method, path, query, body))
+        if path.endswith("/elsewhere"):
+            raise Problem(404, "not-found", "请求的资源不存在")
+
+    with http_backend(record) as url, _gateway(monkeypatch, acceptance_url=url) as client:
+        (proxy,) = [r.app for r in client.app.router.routes if getattr(r, "path", "") == "/api/{path:path}"]
+        proxy.authorize = authorize
+        assert client.post("/api/v1/applications/here?x=1", headers=CLERK, content=b'{"a":1}').status_code == 200
+        _problem(client.post("/api/v1/applications/elsewhere", headers=CLERK, content=b"{}"), 404, "not-found")
+    assert calls == [("u-clerk", "POST", "/api/v1/applications/here", "x=1", b'{"a":1}'),
+                     ("u-clerk", "POST", "/api/v1/applications/elsewhere", "", b"{}")]
+    assert forwarded == ["/api/v1/applications/here"]
