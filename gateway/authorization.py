@@ -149,6 +149,8 @@ GATEWAY_OWN: Mapping[tuple[str, str], Action | str] = {
     ("POST", "/oauth/token"): PUBLIC,
     ("POST", "/api/v1/auth/logout"): AUTHENTICATED,
     ("GET", "/.well-known/jwks.json"): PUBLIC,
+    ("GET", "/api/v1/audit/verify"): _A.audit_verify,
+    ("GET", "/api/v1/audit/entries"): _A.audit_read,
 }
 
 

@@ -16,7 +16,9 @@ from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from starlette.routing import Route
 
 from gateway.auth import Authenticator
+from gateway.authorization import RequestAuthorizer
 from gateway.config import GatewaySettings
+from gateway.door import Door
 from gateway.identity.clock import Clock, utc_now
 from gateway.identity.routes import identity_router
 from gateway.identity.service import Identity
@@ -43,9 +45,13 @@ def create_app(clock: Clock = utc_now) -> FastAPI:
     backends = settings.backends()
     identity = Identity.from_settings(settings, clock=clock)
     auth = Authenticator(identity.keys, settings.token_issuer, platform.zwfw_internal_secret)
+    door = Door(database_url=settings.database_url, auth=auth)
     proxy = ProxyEndpoint(backends=backends, auth=auth,
                           max_body_bytes=settings.max_body_bytes,
-                          upload_max_body_bytes=settings.upload_max_body_bytes, upload_paths=UPLOAD_PATHS)
+                          upload_max_body_bytes=settings.upload_max_body_bytes, upload_paths=UPLOAD_PATHS,
+                          limiter=door.limiter, breakers=door.breakers,
+                          unavailable_retry_after=door.settings.unavailable_retry_after_seconds,
+                          authorize=RequestAuthorizer().check)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -58,9 +64,11 @@ def create_app(clock: Clock = utc_now) -> FastAPI:
         connector = aiohttp.TCPConnector(limit=200, ttl_dns_cache=300)
         app.state.http = aiohttp.ClientSession(timeout=timeout, connector=connector, auto_decompress=False)
         proxy.session = app.state.http
+        await door.start()
         try:
             yield
         finally:
+            await door.stop()
             proxy.session = None
             await app.state.http.close()
             shutdown_telemetry()
@@ -73,9 +81,11 @@ def create_app(clock: Clock = utc_now) -> FastAPI:
                   redoc_url=None, telemetry={"tracing": False, "metrics": False, "logs": False})
     app.state.settings = platform
     app.state.identity = identity
+    app.state.door = door
     install_problem_handlers(app)
+    audit_routes = door.install(app)
     router = identity_router(identity)
-    aggregator = OpenApiAggregator(backends, own=router.routes)
+    aggregator = OpenApiAggregator(backends, own=[*router.routes, *audit_routes.routes])
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:
@@ -98,7 +108,7 @@ def create_app(clock: Clock = utc_now) -> FastAPI:
     # "http send" / "http receive" spans per ASGI message (three more spans per proxied request, no information
     # the server span does not already carry).
     FastAPIInstrumentor.instrument_app(app, excluded_urls="healthz,readyz", exclude_spans=["receive", "send"])
-    _outermost(app, RequestIdMiddleware)
+    _outermost(app, lambda inner: RequestIdMiddleware(door.wrap(inner)))
     return app
 
 

@@ -17,6 +17,11 @@ REQUEST_ID = "X-Request-Id"
 TRACE_ID = "X-Trace-Id"
 # Where the request id is kept in the ASGI scope for the handlers (the proxy forwards it to the backend).
 REQUEST_ID_SCOPE_KEY = "zwfw.request_id"
+# The authenticated caller (services.common.principal.Principal), put there by the proxy once it has verified the
+# credentials, for the audit log and the per-client rate limit.
+PRINCIPAL_SCOPE_KEY = "zwfw.principal"
+# The identity endpoints put the attempted username or client id here (no principal exists yet) for the audit log.
+AUDIT_SUBJECT_SCOPE_KEY = "zwfw.audit_subject"
 _REQUEST_ID_RAW = REQUEST_ID.lower().encode("latin-1")
 _TRACE_ID_RAW = TRACE_ID.lower().encode("latin-1")
 

@@ -11,7 +11,7 @@ messages directly: the body once, the headers once.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import aiohttp
@@ -20,18 +20,24 @@ from starlette.responses import StreamingResponse
 from starlette.types import Receive, Scope, Send
 
 from gateway.auth import Authenticator
-from gateway.middleware import REQUEST_ID, REQUEST_ID_SCOPE_KEY
+from gateway.breaker import Breakers, OpenedState
+from gateway.middleware import PRINCIPAL_SCOPE_KEY, REQUEST_ID, REQUEST_ID_SCOPE_KEY
+from gateway.ratelimit import RateLimited, RateLimiter
 from gateway.routes import match
-from services.common.principal import PRINCIPAL_HEADER
+from services.common.principal import PRINCIPAL_HEADER, Principal
 from services.common.problems import Problem, problem_response
+
+# (principal, method, path, query string, body) → None, or raises Problem (403, or 404 for another region's data).
+Authorize = Callable[[Principal, str, str, str, bytes], None]
 
 # Hop-by-hop headers (RFC 9110 §7.6.1) and those the gateway sets itself are not forwarded.
 _DROP_REQUEST = frozenset({
     "host", "connection", "keep-alive", "proxy-authorization", "te", "trailer", "transfer-encoding", "upgrade",
     "authorization", "x-zwfw-principal", "content-length", "x-forwarded-for", "x-request-id",
 })
-_DROP_RESPONSE = frozenset({"connection", "keep-alive", "transfer-encoding", "content-length", "content-encoding",
-                            "server", "date"})
+# Compared with the backend's raw header names lowercased: no decoding of the headers that pass.
+_DROP_RESPONSE = frozenset({b"connection", b"keep-alive", b"transfer-encoding", b"content-length", b"content-encoding",
+                            b"server", b"date"})
 _IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE"})
 _ALLOW = ", ".join(sorted(METHODS))
@@ -76,12 +82,18 @@ class ProxyEndpoint:
     """
 
     def __init__(self, *, backends: dict[str, str], auth: Authenticator,
-                 max_body_bytes: int, upload_max_body_bytes: int, upload_paths: frozenset[tuple[str, str]]) -> None:
+                 max_body_bytes: int, upload_max_body_bytes: int, upload_paths: frozenset[tuple[str, str]],
+                 limiter: RateLimiter | None = None, breakers: Breakers | None = None,
+                 authorize: Authorize | None = None, unavailable_retry_after: int = 5) -> None:
         self.backends = {name: url.rstrip("/") for name, url in backends.items()}
         self.auth = auth
         self.max_body_bytes = max_body_bytes
         self.upload_max_body_bytes = upload_max_body_bytes
         self.upload_paths = upload_paths
+        self.limiter = limiter
+        self.breakers = breakers
+        self.authorize = authorize
+        self.unavailable_retry_after = unavailable_retry_after
         # The one pooled, keep-alive client session; the app's lifespan opens and closes it.
         self.session: aiohttp.ClientSession | None = None
 
@@ -92,6 +104,8 @@ class ProxyEndpoint:
         path = request_path(scope)
         try:
             response = await self._handle(scope, receive, method, path)
+        except RateLimited as exc:
+            response = exc.response(path)
         except Problem as exc:
             response = problem_response(exc.status, exc.slug, exc.detail, path, **exc.extensions)
         except _Disconnected:
@@ -102,9 +116,9 @@ class ProxyEndpoint:
         route = match(path)
         if route is None:
             return problem_response(404, "not-found", "请求的资源不存在", path)
-        # One pass over the raw headers: what the gateway needs, and what it forwards. Later duplicates win,
-        # as they did with a dict built from starlette's Headers.
-        headers: dict[str, str] = {}
+        # One pass over the raw headers: what the gateway needs, and what it forwards. A repeated header is
+        # forwarded as often as it came (Accept, Cookie, Forwarded …): aiohttp takes a list of pairs.
+        headers: list[tuple[str, str]] = []
         authorization = content_length = prior_xff = None
         for raw_name, raw_value in scope["headers"]:
             name = raw_name.decode("latin-1")
@@ -117,12 +131,20 @@ class ProxyEndpoint:
                 elif name == "x-forwarded-for":
                     prior_xff = value
                 continue
-            headers[name] = value
-        caller = self.auth.authenticate(authorization)
+            headers.append((name, value))
+        try:
+            caller = self.auth.authenticate(authorization)
+        except Problem:
+            if self.limiter is not None:  # credentials that fail count against the address, as none would
+                await self.limiter.check_address(scope)
+            raise
         if caller is None:
             if method not in route.public_methods:
                 raise Problem(401, "unauthenticated", "请先登录：缺少 Bearer 令牌")
-            caller = self.auth.public()
+            caller = self.auth.public()  # anonymous: RateLimitMiddleware has counted it per address
+        elif self.limiter is not None:
+            await self.limiter.check_principal(caller[0])
+        scope[PRINCIPAL_SCOPE_KEY] = caller[0]
         declared = content_length or "0"
         if not declared.isdigit():
             raise Problem(400, "bad-content-length", "Content-Length 头不是有效的数字")
@@ -133,43 +155,63 @@ class ProxyEndpoint:
             body = await _read_body(receive, limit)
         except _TooLarge:
             raise Problem(413, "body-too-large", f"请求体超过 {limit} 字节") from None
+        query = scope.get("query_string", b"").decode("latin-1").partition("#")[0]
+        if self.authorize is not None:
+            self.authorize(caller[0], method, path, query, body)
         # The address the gateway saw goes last in X-Forwarded-For: backends trust only that entry (acceptance's
         # public progress query is rate-limited by it); earlier entries came from the client.
         client = scope.get("client")
         client_host = client[0] if client else "unknown"
-        headers["x-forwarded-for"] = f"{prior_xff}, {client_host}" if prior_xff else client_host
-        headers[PRINCIPAL_HEADER] = caller[1]
-        headers[REQUEST_ID] = scope[REQUEST_ID_SCOPE_KEY]
+        headers.append(("x-forwarded-for", f"{prior_xff}, {client_host}" if prior_xff else client_host))
+        headers.append((PRINCIPAL_HEADER, caller[1]))
+        headers.append((REQUEST_ID, scope[REQUEST_ID_SCOPE_KEY]))
         url = self.backends[route.backend] + path
-        query = scope.get("query_string", b"").decode("latin-1").partition("#")[0]
         if query:
             url += "?" + query
         assert self.session is not None, "the gateway's lifespan has not started"
-        return await forward(self.session, method, url, path, route.backend, body, headers)
+        breaker = await self.breakers.get(route.backend) if self.breakers is not None else None
+        try:
+            return await forward(self.session, method, url, path, route.backend, body, headers, breaker,
+                                 self.unavailable_retry_after)
+        except OpenedState as exc:
+            # purgatory raises the same OpenedState instance for every refused request, and each raise adds its
+            # frames to that instance's traceback: left alone, an open breaker would keep every refused request's
+            # frames (and what they reference) alive until it closes.
+            exc.with_traceback(None)
+            assert self.breakers is not None
+            retry_after = self.breakers.retry_after(exc)
+            return problem_response(
+                503, "backend-circuit-open",
+                f"后端服务 {route.backend} 连续失败，暂停转发，{retry_after} 秒后重试", path,
+                headers={"Retry-After": str(retry_after)},
+            )
 
 
 async def forward(
     session: aiohttp.ClientSession, method: str, url: str, path: str, backend: str, body: bytes,
-    headers: dict[str, str],
+    headers: list[tuple[str, str]], breaker: Any = None, unavailable_retry_after: int = 5,
 ) -> Any:
+    """One attempt, or two for an idempotent method whose connection could not be made. Each attempt passes the
+    backend's circuit breaker (`breaker`, an async context manager), which counts the transport failures escaping
+    it; an open breaker raises OpenedState before any attempt is made.
+
+    A connection dropped after the request was sent (ServerDisconnectedError) is not retried here: aiohttp already
+    sends an idempotent request once more on a fresh connection then (RFC 9112 §9.3.1), and a second layer of
+    retries would make it four."""
     attempts = 2 if method in _IDEMPOTENT else 1  # never repeat a POST: it may have been applied
     for attempt in range(attempts):
         try:
-            upstream = await session.request(method, url, data=body or None, headers=headers,
-                                             allow_redirects=False)
-            out_headers = {k: v for k, v in upstream.headers.items() if k.lower() not in _DROP_RESPONSE}
-            if upstream.headers.get("content-type", "").startswith("text/event-stream"):
-                return _stream(upstream, out_headers)
-            async with upstream:
-                content = await upstream.read()
-            return _Buffered(upstream.status, out_headers, content)
+            if breaker is None:
+                return await _attempt(session, method, url, body, headers)
+            async with breaker:
+                return await _attempt(session, method, url, body, headers)
         except (aiohttp.ClientConnectorError, aiohttp.ServerDisconnectedError) as exc:
-            if attempt + 1 < attempts:
+            if attempt + 1 < attempts and isinstance(exc, aiohttp.ClientConnectorError):
                 await asyncio.sleep(0.05)
                 continue
             return problem_response(
                 503, "backend-unavailable", f"后端服务 {backend} 暂不可用：{type(exc).__name__}",
-                path, headers={"Retry-After": "5"},
+                path, headers={"Retry-After": str(unavailable_retry_after)},
             )
         except TimeoutError:
             return problem_response(504, "backend-timeout", f"后端服务 {backend} 响应超时", path)
@@ -178,15 +220,28 @@ async def forward(
     raise AssertionError("unreachable")
 
 
+async def _attempt(
+    session: aiohttp.ClientSession, method: str, url: str, body: bytes, headers: list[tuple[str, str]],
+) -> Any:
+    upstream = await session.request(method, url, data=body or None, headers=headers, allow_redirects=False)
+    # Raw pairs, so a repeated header (Set-Cookie, Link, Vary …) goes back as often as the backend sent it.
+    out_headers = [(k.lower(), v) for k, v in upstream.raw_headers if k.lower() not in _DROP_RESPONSE]
+    if upstream.headers.get("content-type", "").startswith("text/event-stream"):
+        return _stream(upstream, out_headers)
+    async with upstream:
+        content = await upstream.read()
+    return _Buffered(upstream.status, out_headers, content)
+
+
 class _Buffered:
     """The backend's answer, sent as starlette's Response(content, status, headers) would send it."""
 
     __slots__ = ("body", "headers", "status")
 
-    def __init__(self, status: int, headers: dict[str, str], body: bytes) -> None:
+    def __init__(self, status: int, headers: list[tuple[bytes, bytes]], body: bytes) -> None:
         self.status = status
         self.body = body
-        self.headers = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
+        self.headers = headers
         if not (status < 200 or status in (204, 304)):
             self.headers.append((b"content-length", str(len(body)).encode("latin-1")))
 
@@ -195,7 +250,7 @@ class _Buffered:
         await send({"type": "http.response.body", "body": self.body})
 
 
-def _stream(upstream: aiohttp.ClientResponse, headers: dict[str, str]) -> StreamingResponse:
+def _stream(upstream: aiohttp.ClientResponse, headers: list[tuple[bytes, bytes]]) -> StreamingResponse:
     """Server-sent events (monitoring's live alerts) pass through as they come, not buffered."""
 
     async def chunks() -> AsyncIterator[bytes]:
@@ -205,5 +260,6 @@ def _stream(upstream: aiohttp.ClientResponse, headers: dict[str, str]) -> Stream
         finally:
             upstream.release()
 
-    return StreamingResponse(chunks(), status_code=upstream.status, headers=headers,
-                             media_type="text/event-stream")
+    response = StreamingResponse(chunks(), status_code=upstream.status)
+    response.raw_headers = headers  # the backend's, repeated ones included (its content-type among them)
+    return response

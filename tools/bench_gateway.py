@@ -88,10 +88,6 @@ TARGET_LOSS, TARGET_P50_ADDED_MS = 30.0, 2.0
 # ABBA twice: short segments, alternated, so the other load of a shared machine falls on both ways alike.
 ORDER = ("direct", "gateway", "gateway", "direct") * 2
 
-# Rate limits (issue 7, the door): per-client and per-address limits at the gateway would cap the benchmark at
-# the limit instead of the gateway's capacity. The gateway's settings for them go here, set far above what two
-# cores can carry, once they exist (e.g. {"GATEWAY_RATE_LIMIT_…": "100000/second"}).
-GENEROUS_RATE_LIMITS: dict[str, str] = {}
 
 
 def acquire_tokens(platform: Platform) -> dict[str, str]:
@@ -430,7 +426,7 @@ async def run(out: list[str]) -> None:
     data = Path(tempfile.mkdtemp(prefix="zwfw-bench-gateway-"))
     internal_secret = secrets.token_hex(32)
     platform = Platform.on_free_ports(data, topic_prefix=f"bench{uuid.uuid4().hex[:6]}.",
-                                      extra_env={"ZWFW_INTERNAL_SECRET": internal_secret, **GENEROUS_RATE_LIMITS})
+                                      extra_env={"ZWFW_INTERNAL_SECRET": internal_secret})
     py_spy = os.environ.get("BENCH_GATEWAY_PYSPY")
     if py_spy and not shutil.which(py_spy):
         raise SystemExit(f"BENCH_GATEWAY_PYSPY={py_spy}: not found")

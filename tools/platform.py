@@ -38,6 +38,11 @@ DEFAULT_PORTS = {"gateway": 8000, "acceptance": 8001, "approval": 8002, "disclos
 DEMO_CATALOGUE = ROOT / "services" / "disclosure" / "demo" / "catalogue.json"
 # Tests and benches run for longer than the 15-minute default access token and log in once at the start.
 LONG_ACCESS_TOKEN_TTL_SECONDS = 12 * 3600
+# Tests and benchmarks send everything from 127.0.0.1 with a handful of logins: the gateway's per-address and
+# per-client limits (gateway/door_settings.py) would throttle them, not protect anything. Their own tests set
+# small limits on purpose (tests/integration/gateway/test_door.py).
+UNTHROTTLED = {"GATEWAY_RATELIMIT_PUBLIC": "1000000/second", "GATEWAY_RATELIMIT_CLIENT": "1000000/second",
+               "GATEWAY_RATELIMIT_IDENTITY": "1000000/second"}
 
 __all__ = ["COUNTY", "TOWNSHIP", "VILLAGE", "Platform", "demo_tokens", "login"]
 
@@ -77,6 +82,8 @@ class Platform:
     topic_prefix: str = ""
     # GATEWAY_ACCESS_TOKEN_TTL_SECONDS; None keeps the gateway's default (15 min), as `make run` does.
     access_token_ttl_seconds: int | None = None
+    # GATEWAY_RATELIMIT_*; None keeps the gateway's limits, as `make run` does.
+    rate_limits: dict[str, str] | None = None
     broker: KafkaBroker | None = None
     bootstrap_servers: str = ""
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
@@ -84,6 +91,7 @@ class Platform:
     @classmethod
     def on_free_ports(cls, data_dir: Path, **kwargs: Any) -> Platform:
         kwargs.setdefault("access_token_ttl_seconds", LONG_ACCESS_TOKEN_TTL_SECONDS)
+        kwargs.setdefault("rate_limits", UNTHROTTLED)
         return cls(data_dir=data_dir, ports={name: free_port() for name in DEFAULT_PORTS}, **kwargs)
 
     def url(self, name: str = "gateway") -> str:
@@ -106,6 +114,7 @@ class Platform:
         env["GATEWAY_DATABASE_URL"] = self.database_url("gateway")
         if self.access_token_ttl_seconds is not None:
             env["GATEWAY_ACCESS_TOKEN_TTL_SECONDS"] = str(self.access_token_ttl_seconds)
+        env.update(self.rate_limits or {})
         env.update(self.extra_env)
         return env
 

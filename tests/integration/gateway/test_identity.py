@@ -37,7 +37,9 @@ from services.common.principal import Role
 COUNTY = "320102000000"
 PASSWORD = "right-password-1"
 SECRET = "client-secret-1"
-PROTECTED = "/api/v1/approval/tasks"  # proxied: 503 once authenticated (nobody listens), 401 when refused
+# Proxied, and open to the clerk and the machine client of the county (application.read): 503 once authenticated
+# (nobody listens), 401 when refused.
+PROTECTED = "/api/v1/applications/320102000000-20261125-00001"
 
 
 class Clock:

@@ -74,7 +74,7 @@ def auth(mint: Mint) -> dict[str, str]:
 def gateway(monkeypatch: pytest.MonkeyPatch, backend: tuple[str, list[dict[str, Any]]],
             identity: Identity) -> Iterator[TestClient]:
     monkeypatch.setenv("GATEWAY_ACCEPTANCE_URL", backend[0])
-    monkeypatch.setenv("GATEWAY_APPROVAL_URL", f"http://127.0.0.1:{_free_port()}")  # nobody listens
+    monkeypatch.setenv("GATEWAY_DISCLOSURE_URL", f"http://127.0.0.1:{_free_port()}")  # nobody listens
     monkeypatch.setenv("GATEWAY_MAX_BODY_BYTES", "1000")
     from gateway.main import create_app
 
@@ -126,7 +126,7 @@ def test_a_request_without_an_id_gets_one(gateway: TestClient, auth: dict[str, s
     ("POST", "/api/v1/applications", {"headers": {"Authorization": "Bearer nope"}}, 401, "invalid-token"),
     ("GET", "/api/v1/nowhere", {"authenticated": True}, 404, "not-found"),
     ("OPTIONS", "/api/v1/applications", {"authenticated": True}, 405, "method-not-allowed"),
-    ("GET", "/api/v1/approval/tasks", {"authenticated": True}, 503, "backend-unavailable"),
+    ("GET", "/api/v1/catalogue/items", {"authenticated": True}, 503, "backend-unavailable"),
 ])
 def test_every_problem_carries_the_request_id(
     gateway: TestClient, auth: dict[str, str], method: str, path: str, kwargs: dict[str, Any], status: int, slug: str,
