@@ -56,7 +56,9 @@ def audit_router(*, auth: Authenticator, reader: AuditReader, limiter: RateLimit
     @router.get("/entries", summary="Audit entries, oldest first, paged by seq 审计记录")
     async def entries(
         principal: Principal = audit_principal(Action.audit_read),
-        after_seq: Annotated[int, Query(ge=0, description="After this seq: the previous page's next_after_seq")] = 0,
+        # Bounded as the column is (a 64-bit integer): a larger number is a 422, not an overflow in the driver.
+        after_seq: Annotated[int, Query(ge=0, le=2**63 - 1,
+                                        description="After this seq: the previous page's next_after_seq")] = 0,
         limit: Annotated[int, Query(ge=1, le=500)] = 100,
         subject: Annotated[str | None, Query(max_length=64)] = None,
         method: Annotated[str | None, Query(pattern="^(POST|PUT|PATCH|DELETE)$")] = None,

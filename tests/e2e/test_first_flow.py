@@ -182,12 +182,24 @@ def gateway_prefix(trace: list[dict[str, Any]]) -> str:
     return publish.removesuffix("zwfw.case publish")
 
 
-def test_direct_call_to_a_service_without_the_gateway_is_refused(platform: Any) -> None:
+def test_direct_call_to_a_service_without_the_gateway_is_refused(platform: Any, tokens: dict[str, str]) -> None:
+    """Each service, reached on its own port: no principal, a user's access token in place of the gateway's
+    principal, or a principal signed with another secret — all 401, as problem+json."""
     import httpx
 
-    r = httpx.post(platform.url("acceptance") + "/api/v1/applications", json={})
-    assert r.status_code == 401
-    assert r.headers["content-type"].startswith("application/problem+json")
+    from services.common.principal import PRINCIPAL_HEADER, Principal, PrincipalKind, Role, sign_principal
+
+    forged = sign_principal(Principal(kind=PrincipalKind.staff, subject="intruder", role=Role.operations,
+                                      region_code=""), "not-the-platform-secret-0123456789abcdef")
+    user_token = tokens["county-clerk"]
+    for service, path in (("acceptance", "/api/v1/applications/320102000000-20261125-00001"),
+                          ("approval", "/api/v1/approval/tasks"), ("disclosure", "/api/v1/information-requests"),
+                          ("monitoring", "/api/v1/monitoring/alerts")):
+        for headers in ({}, {"Authorization": f"Bearer {user_token}"}, {PRINCIPAL_HEADER: user_token},
+                        {PRINCIPAL_HEADER: forged}):
+            r = httpx.get(platform.url(service) + path, headers=headers)
+            assert r.status_code == 401, (service, headers.keys(), r.status_code, r.text[:200])
+            assert r.headers["content-type"].startswith("application/problem+json")
 
 
 def test_gateway_answers_problems(gateway: Gateway) -> None:

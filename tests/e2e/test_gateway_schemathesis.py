@@ -45,6 +45,7 @@ ACCOUNTS: tuple[tuple[str | None, str, str], ...] = (
     # The gateway's own: login and token take credentials in the body (generated ones are refused, 4xx), logout
     # ends the clerk's refresh family but not the access token the other operations use.
     (None, "/api/v1/auth/", "county-clerk"),
+    (None, "/api/v1/audit/", "operations"),
     (None, "/oauth/", "county-clerk"),
     (None, "/.well-known/", "county-clerk"),
 )
