@@ -20,6 +20,10 @@ class GatewaySettings(BaseSettings):
     env: str = Field(default="development", validation_alias=AliasChoices("GATEWAY_ENV", "ZWFW_ENV"))
     connect_timeout_seconds: float = 2.0
     read_timeout_seconds: float = 15.0
+    # How long an idle pooled connection to a backend is kept: below uvicorn's keep-alive (5 s), so the gateway never
+    # reuses a connection the backend is closing. A POST on such a connection fails (ClientOSError) and is not
+    # retried — it may have been applied — so the race showed as a 502 under load.
+    backend_keepalive_seconds: float = 4.0
     max_body_bytes: int = 1_048_576
     # Material file uploads only (UPLOAD_PATHS): acceptance's 20 MiB file limit plus room for multipart framing.
     upload_max_body_bytes: int = 21 * 1_048_576

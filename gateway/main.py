@@ -61,7 +61,8 @@ def create_app(clock: Clock = utc_now) -> FastAPI:
         await asyncio.to_thread(identity.start)
         timeout = aiohttp.ClientTimeout(sock_connect=settings.connect_timeout_seconds,
                                         sock_read=settings.read_timeout_seconds)
-        connector = aiohttp.TCPConnector(limit=200, ttl_dns_cache=300)
+        connector = aiohttp.TCPConnector(limit=200, ttl_dns_cache=300,
+                                         keepalive_timeout=settings.backend_keepalive_seconds)
         app.state.http = aiohttp.ClientSession(timeout=timeout, connector=connector, auto_decompress=False)
         proxy.session = app.state.http
         await door.start()
