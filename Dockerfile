@@ -8,8 +8,9 @@ RUN apt-get update \
  && apt-get install -y --no-install-recommends fonts-wqy-microhei fontconfig libpango-1.0-0 libpangoft2-1.0-0 \
     libharfbuzz-subset0 \
  && rm -rf /var/lib/apt/lists/*
-COPY requirements.lock .
-RUN pip install --no-cache-dir --require-hashes -r requirements.lock
+COPY requirements-pip.lock requirements.lock ./
+RUN pip install --no-cache-dir --require-hashes -r requirements-pip.lock \
+ && pip install --no-cache-dir --require-hashes -r requirements.lock
 COPY services ./services
 COPY gateway ./gateway
 RUN useradd --system --uid 10001 zwfw

@@ -8,6 +8,9 @@ recorded; both inside the request id so their answers carry one.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
 from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
@@ -19,6 +22,8 @@ from gateway.breaker import Breakers
 from gateway.door_settings import DoorSettings
 from gateway.ratelimit import RateLimited, RateLimiter, RateLimitMiddleware
 from services.common.db import make_engine
+
+log = logging.getLogger(__name__)
 
 
 class Door:
@@ -32,14 +37,29 @@ class Door:
         self.audit = AuditWriter(self.engine, max_batch=self.settings.audit_max_batch)
         self.reader = AuditReader(self.engine)
         self.auth = auth
+        self._sweeper: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         """After the app's lifespan has migrated the gateway's database (gateway/main.py)."""
         self.audit.start()
+        self._sweeper = asyncio.create_task(self._sweep_rate_limits(), name="rate-limit-sweep")
 
     async def stop(self) -> None:
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._sweeper
+            self._sweeper = None
         await self.audit.stop()
         self.engine.dispose()
+
+    async def _sweep_rate_limits(self) -> None:
+        while True:
+            await asyncio.sleep(self.settings.ratelimit_sweep_seconds)
+            try:
+                self.limiter.sweep()
+            except Exception:  # a failed sweep costs memory, not correctness: the next one tries again
+                log.exception("rate-limit sweep failed")
 
     def install(self, app: FastAPI) -> APIRouter:
         """The audit endpoints and the 429 handler; returns the router, for the aggregated OpenAPI."""

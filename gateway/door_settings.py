@@ -27,6 +27,9 @@ class DoorSettings(BaseSettings):
     # Writes to the identity endpoints (/api/v1/auth/*, /oauth/token), per address: guessing passwords or client
     # secrets. The accounts' own lock-out is the second line.
     ratelimit_identity: str = "30/minute;300/hour"
+    # How often the in-process counters past their window are dropped (memory only: an expired counter is never
+    # counted, whenever it is swept).
+    ratelimit_sweep_seconds: float = 10.0
 
     # Circuit breaker per backend: opens after this many consecutive transport failures (refused or dropped
     # connections, timeouts), stays open this long, then lets a probe through (half-open).

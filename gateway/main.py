@@ -12,6 +12,7 @@ import aiohttp
 from fastapi import FastAPI, Request
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse
+from opentelemetry.instrumentation.aiohttp_client import AioHttpClientInstrumentor
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from starlette.routing import Route
 
@@ -64,6 +65,8 @@ def create_app(clock: Clock = utc_now) -> FastAPI:
         connector = aiohttp.TCPConnector(limit=200, ttl_dns_cache=300,
                                          keepalive_timeout=settings.backend_keepalive_seconds)
         app.state.http = aiohttp.ClientSession(timeout=timeout, connector=connector, auto_decompress=False)
+        # No client span per forwarded request; the proxy passes the trace context on itself (gateway/proxy.py).
+        AioHttpClientInstrumentor.uninstrument_session(app.state.http)
         proxy.session = app.state.http
         await door.start()
         try:

@@ -15,8 +15,10 @@ list on every hit. The counter's approximation (it weights the previous window) 
 
 Storage: `limits`' synchronous in-memory storage by default. Its asynchronous in-memory storage sweeps every
 key for expiry in a new task after each hit — measured 670 µs per request with 10,000 keys against 6.5 µs for
-the synchronous one, whose sweep runs on a timer thread. The synchronous calls are dictionary operations, safe
-on the event loop; a shared store for several instances must be an `async+…` one (see DoorSettings).
+the synchronous one. The synchronous calls are dictionary operations, safe on the event loop; a shared store
+for several instances must be an `async+…` one (see DoorSettings). The synchronous storage's own sweep is
+replaced (`LoopSweptMemoryStorage`): it started a timer thread from inside the request, a new one per request
+below 100 requests/s.
 
 Answers: 429 problem+json with `Retry-After` and the RateLimit / RateLimit-Policy fields of the current IETF
 draft (draft-ietf-httpapi-ratelimit-headers, structured fields) rather than the older RateLimit-Limit/-Remaining/
@@ -34,7 +36,7 @@ from typing import Any
 
 from limits import RateLimitItem, parse_many
 from limits.aio.strategies import SlidingWindowCounterRateLimiter as AsyncSlidingWindow
-from limits.storage import storage_from_string
+from limits.storage import MemoryStorage, Storage, storage_from_string
 from limits.strategies import SlidingWindowCounterRateLimiter as SyncSlidingWindow
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -79,6 +81,28 @@ class RateLimited(Problem):
         return problem_response(self.status, self.slug, self.detail, instance, headers=self.headers)
 
 
+class LoopSweptMemoryStorage(MemoryStorage):
+    """`limits`' in-memory storage whose expired counters are swept by the gateway's event loop (`sweep`, every
+    few seconds: Door.start), not by a timer thread started from the request.
+
+    MemoryStorage starts a `threading.Timer` (10 ms) on a hit when none is alive: below 100 requests/s that is a
+    new OS thread per request, and `Thread.start()` holds the event loop until the new thread has run. On two cores
+    shared with the platform's other processes that was a wait for a core in the middle of each request, up to
+    several milliseconds (docs/benchmarks.md, decision 39). Correctness does not depend on the sweep: a counter
+    past its expiry is dropped when read (MemoryStorage.get); the sweep returns the memory of keys nobody asks for.
+    """
+
+    def _MemoryStorage__schedule_expiry(self) -> None:  # the parent's private hook, called on every incr and decr
+        return
+
+    def sweep(self) -> None:
+        self._MemoryStorage__expire_events()  # type: ignore[attr-defined]
+
+
+def new_storage(uri: str) -> Storage:
+    return LoopSweptMemoryStorage() if uri == "memory://" else storage_from_string(uri)
+
+
 def client_address(scope: Scope) -> str:
     """The peer address as the server saw it (behind a trusted reverse proxy, uvicorn's --proxy-headers sets it)."""
     client = scope.get("client")
@@ -91,7 +115,7 @@ class RateLimiter:
         self.public = Policy("public", tuple(parse_many(settings.ratelimit_public)))
         self.client = Policy("client", tuple(parse_many(settings.ratelimit_client)))
         self.identity = Policy("identity", tuple(parse_many(settings.ratelimit_identity)))
-        storage = storage_from_string(settings.ratelimit_storage_uri)
+        storage = self.storage = new_storage(settings.ratelimit_storage_uri)
         self._async = settings.ratelimit_storage_uri.startswith("async+")
         self._strategy: Any = AsyncSlidingWindow(storage) if self._async else SyncSlidingWindow(storage)
 
@@ -107,6 +131,11 @@ class RateLimiter:
                 stats = (await strategy.get_window_stats(item, policy.name, key) if self._async
                          else strategy.get_window_stats(item, policy.name, key))
                 raise RateLimited(policy, item, max(1, math.ceil(stats.reset_time - time.time())))
+
+    def sweep(self) -> None:
+        """Drops expired counters from the in-process storage (a shared store expires its own keys)."""
+        if isinstance(self.storage, LoopSweptMemoryStorage):
+            self.storage.sweep()
 
     async def check_address(self, scope: Scope, policy: Policy | None = None) -> None:
         await self.check(policy or self.public, client_address(scope))

@@ -3,7 +3,8 @@ in the same run. Target: at most 30 % throughput loss and at most 2 ms added at 
 
 Run: `.venv/bin/python -m tools.bench_gateway` (about 3 minutes; in `make bench`). BENCH_GATEWAY_CLIENTS
 (20), BENCH_GATEWAY_SECONDS (2, one segment), BENCH_GATEWAY_RATES (e.g. "catalogue=80,tasks=150,submit=60";
-by default 40 % of the lower closed-loop throughput) change the load. BENCH_GATEWAY_PYSPY=/path/to/py-spy
+by default 40 % of the lower closed-loop throughput) change the load; BENCH_GATEWAY_OPERATIONS ("submit", or
+"catalogue,tasks") measures only those. BENCH_GATEWAY_PYSPY=/path/to/py-spy
 adds a sampled profile of the gateway per operation, taken after the measured segments (a sampler slows its
 target, so it is never inside a figure).
 
@@ -81,6 +82,7 @@ SEQUENTIAL = 50  # requests per sequential segment
 # The paced rate: a fixed share of the lower closed-loop throughput of the two ways, so it is moderate on any
 # machine, unless set per operation ("catalogue=80,tasks=150,submit=60").
 PACED_SHARE = 0.4
+OPERATIONS = frozenset(name for name in os.environ.get("BENCH_GATEWAY_OPERATIONS", "").split(",") if name)
 RATES = {name: int(rate) for name, _, rate in
          (part.partition("=") for part in os.environ.get("BENCH_GATEWAY_RATES", "").split(",") if part)}
 SEEDED_CASES = 60  # so the approver's queue holds a full page of 20
@@ -442,12 +444,20 @@ async def run(out: list[str]) -> None:
             Operation("tasks", "GET", "/api/v1/approval/tasks?status=open&limit=20", "approval", "approver", 200),
             Operation("submit", "POST", "/api/v1/applications", "acceptance", "county-clerk", 201, submission),
         ]
+        if OPERATIONS:
+            unknown = OPERATIONS - {op.name for op in operations}
+            if unknown:
+                raise SystemExit(f"BENCH_GATEWAY_OPERATIONS: no operation {', '.join(sorted(unknown))}")
+            operations = [op for op in operations if op.name in OPERATIONS]
         pids = process_pids(platform)
         results: dict[str, dict[str, Any]] = {}
         for op in operations:
             direct_headers, gateway_headers = headers_for(op, tokens, internal_secret)
-            # Several hundred connections open in the paced runs when a segment falls behind.
-            connector = {way: aiohttp.TCPConnector(limit=0) for way in ("direct", "gateway")}
+            # Several hundred connections open in the paced runs when a segment falls behind. Idle ones are dropped
+            # after 4 s, before uvicorn closes its side (5 s): `settle` waits longer than that between segments, and
+            # a POST on a connection the server is closing fails ("Cannot write to closing transport"), as the
+            # gateway's own pool did (GATEWAY_BACKEND_KEEPALIVE_SECONDS).
+            connector = {way: aiohttp.TCPConnector(limit=0, keepalive_timeout=4) for way in ("direct", "gateway")}
             async with (aiohttp.ClientSession(platform.url(op.backend), connector=connector["direct"]) as direct,
                         aiohttp.ClientSession(platform.url(), connector=connector["gateway"]) as gateway):
                 ways = {"direct": Way("direct", direct, direct_headers),
@@ -489,7 +499,8 @@ def main() -> list[str]:
     started = time.monotonic()
     asyncio.run(run(out))
     env = " ".join(f"{k}={os.environ[k]}" for k in ("BENCH_GATEWAY_CLIENTS", "BENCH_GATEWAY_SECONDS",
-                                                    "BENCH_GATEWAY_RATES", "BENCH_GATEWAY_PYSPY") if k in os.environ)
+                                                    "BENCH_GATEWAY_RATES", "BENCH_GATEWAY_OPERATIONS",
+                                                    "BENCH_GATEWAY_PYSPY") if k in os.environ)
     out.append(f"whole benchmark: {time.monotonic() - started:.0f} s; command: "
                f"{env + ' ' if env else ''}.venv/bin/python -m tools.bench_gateway")
     return out

@@ -10,10 +10,16 @@ blocked; a row lock on the last entry would not stop a second writer from readin
 gateway processes sharing the database append to one chain and never fork it. The primary key on seq is the
 second guard.
 
-The write runs in one dedicated thread, not on the event loop as decision 33 does for the services' short
-writes: the gateway's database may be shared by several processes, and a BEGIN IMMEDIATE that waits for another
-process's lock must wait in a thread, not freeze every request of this one. With group commit the thread hop is
-paid once per batch.
+Where the write runs. On SQLite, on the event loop, as decision 33 does for the services' short writes: a batch
+is a few statements, about a millisecond, and the answers it holds go out in the same turn of the loop. In a
+thread, each batch cost two more wake-ups (the writer thread's, then the loop's), each a wait for a core while
+the platform's other processes are busy on the same two cores, and every SQLite call gave the interpreter lock
+away to the loop and waited to get it back (decision 33's convoy; decision 39). Only a batch that would wait
+goes to the thread: the gateway's database may be shared by several processes, and a BEGIN IMMEDIATE that waits
+for another process's (or this process's identity thread's) lock must wait there, not freeze every request of
+this one. So the loop tries without waiting (services.common.db.NO_WAIT) and hands the batch to the one
+dedicated thread when the writer slot is taken. On PostgreSQL every batch goes to the thread, where the network
+waits overlap.
 """
 
 from __future__ import annotations
@@ -29,7 +35,7 @@ from sqlalchemy import Engine, func, select, text
 
 from gateway.audit.chain import GENESIS, Verdict, entry_hash, verify
 from gateway.store.tables import audit_log
-from services.common.db import READ_ONLY
+from services.common.db import NO_WAIT, READ_ONLY, WriterBusy
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +54,9 @@ class AuditWriter:
         self._queue: asyncio.Queue[tuple[dict[str, Any], asyncio.Future[int]]] | None = None
         self._task: asyncio.Task[None] | None = None
         self._executor: ThreadPoolExecutor | None = None
+        # On the loop: SQLite only (see the module's docstring); the engine that never waits for the writer slot.
+        self._inline_engine = engine.execution_options(**{NO_WAIT: True}) if engine.dialect.name == "sqlite" else None
+        self.inline_batches = self.thread_batches = 0  # where the batches went; read by tests and benchmarks
 
     def start(self) -> None:
         self._queue = asyncio.Queue()
@@ -83,7 +92,7 @@ class AuditWriter:
             while len(batch) < self.max_batch and not queue.empty():
                 batch.append(queue.get_nowait())
             try:
-                seqs = await loop.run_in_executor(self._executor, self._append, [entry for entry, _ in batch])
+                seqs = await self._write([entry for entry, _ in batch], loop)
             except Exception as exc:
                 log.exception("audit log write failed for %d entries", len(batch))
                 for _, done in batch:
@@ -97,8 +106,22 @@ class AuditWriter:
                 for _ in batch:
                     queue.task_done()
 
-    def _append(self, entries: list[dict[str, Any]]) -> list[int]:
-        with self.engine.begin() as conn:  # BEGIN IMMEDIATE on SQLite
+    async def _write(self, entries: list[dict[str, Any]], loop: asyncio.AbstractEventLoop) -> list[int]:
+        if self._inline_engine is not None:
+            try:
+                seqs = self._append(entries, self._inline_engine)
+            except WriterBusy:
+                pass  # another writer holds the slot: wait for it in the thread
+            else:
+                self.inline_batches += 1
+                return seqs
+        seqs = await loop.run_in_executor(self._executor, self._append, entries, self.engine)
+        self.thread_batches += 1
+        return seqs
+
+    @staticmethod
+    def _append(entries: list[dict[str, Any]], engine: Engine) -> list[int]:
+        with engine.begin() as conn:  # BEGIN IMMEDIATE on SQLite
             if conn.dialect.name == "postgresql":
                 conn.execute(_LOCK_PG)
             tail = conn.execute(_TAIL).first()

@@ -7,6 +7,7 @@ measured on this machine it is about four times faster than the async engine ove
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,6 +22,10 @@ from sqlalchemy.orm import sessionmaker
 from sqlalchemy.types import TypeDecorator
 
 READ_ONLY = "zwfw_read_only"
+# A writer that must not wait: it begins only if SQLite's writer slot is free at once, in this process and in
+# every other, and raises WriterBusy otherwise. For writes made on an event loop, where waiting for another
+# writer would stop every request of the process (the gateway's audit log, gateway/audit/store.py).
+NO_WAIT = "zwfw_no_wait"
 # SQLite has one writer at a time. Writers of one process (request threads, consumers, the relay) queue on a
 # lock of this process before BEGIN IMMEDIATE, and the next one starts the moment the last one returns its
 # connection. Left to SQLite, a waiting writer polls in sleeps growing to 100 ms (its busy handler), and
@@ -29,7 +34,12 @@ READ_ONLY = "zwfw_read_only"
 _WRITER_LOCKS: dict[str, threading.Lock] = {}
 _WRITER_LOCKS_GUARD = threading.Lock()
 _HOLDS_WRITER_LOCK = "zwfw_holds_writer_lock"
+_BUSY_TIMEOUT_MS = 30000
 WRITER_LOCK_TIMEOUT_SECONDS = 30.0  # as busy_timeout: a writer that never finishes fails the others, not hangs
+
+
+class WriterBusy(Exception):
+    """A NO_WAIT write found the writer slot taken (by a thread of this process or by another process)."""
 
 
 def _writer_lock(path: str) -> threading.Lock:
@@ -101,7 +111,7 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
             cursor = dbapi_connection.cursor()
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA synchronous=NORMAL")
-            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.execute(f"PRAGMA busy_timeout={_BUSY_TIMEOUT_MS}")
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.close()
 
@@ -112,15 +122,37 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
                 conn.exec_driver_sql("BEGIN" if conn.get_execution_options().get(READ_ONLY) else "BEGIN IMMEDIATE")
                 return
             info = conn.connection.info  # the pooled connection's, kept until it is returned to the pool
+            no_wait = bool(conn.get_execution_options().get(NO_WAIT))
             if not info.get(_HOLDS_WRITER_LOCK):
-                if not writer_lock.acquire(timeout=WRITER_LOCK_TIMEOUT_SECONDS):  # read at call time (tests)
+                if no_wait:
+                    if not writer_lock.acquire(blocking=False):
+                        raise WriterBusy("another writer of this process holds the database")
+                elif not writer_lock.acquire(timeout=WRITER_LOCK_TIMEOUT_SECONDS):  # read at call time (tests)
                     raise OperationalError("BEGIN IMMEDIATE", None, Exception("database is locked (writer queue)"))
                 info[_HOLDS_WRITER_LOCK] = True
             try:
-                conn.exec_driver_sql("BEGIN IMMEDIATE")
+                if no_wait:
+                    _begin_without_waiting(conn)
+                else:
+                    conn.exec_driver_sql("BEGIN IMMEDIATE")
             except BaseException:
                 _release(info)
                 raise
+
+        def _begin_without_waiting(conn: Any) -> None:
+            # Another process's writer: SQLite answers SQLITE_BUSY at once with no busy handler. In WAL mode only
+            # BEGIN IMMEDIATE waits for a lock (a commit takes none it does not hold), so the handler is back
+            # for everything after it.
+            raw = conn.connection.dbapi_connection
+            raw.execute("PRAGMA busy_timeout=0")
+            try:
+                raw.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError as exc:
+                if exc.sqlite_errorcode in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
+                    raise WriterBusy("another process holds the database") from exc
+                raise
+            finally:
+                raw.execute(f"PRAGMA busy_timeout={_BUSY_TIMEOUT_MS}")
 
         def _release(info: dict[str, Any]) -> None:
             if info.pop(_HOLDS_WRITER_LOCK, False) and writer_lock is not None:

@@ -4,12 +4,13 @@ and a writer that never finishes fails the others after the timeout instead of h
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 import time
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Column, Integer, MetaData, Table, insert, select
+from sqlalchemy import Column, Engine, Integer, MetaData, Table, insert, select
 from sqlalchemy.exc import OperationalError
 
 from services.common import db
@@ -111,4 +112,38 @@ def test_a_writer_that_never_finishes_fails_the_next_one_after_the_timeout(
     stuck.close()
     with sessions.begin() as session:  # the lock is free again once the stuck writer returned its connection
         session.execute(insert(counter).values(value=3))
+    engine.dispose()
+
+
+def _insert_without_waiting(engine: Engine, value: int) -> None:
+    with engine.execution_options(**{db.NO_WAIT: True}).begin() as conn:
+        conn.execute(insert(counter).values(value=value))
+
+
+def test_a_no_wait_writer_refuses_at_once_while_another_holds_the_slot_and_then_writes(url: str) -> None:
+    engine = make_engine(url)
+    # A writer of this process (a thread, here the test's own open transaction) holds the slot.
+    with make_session_factory(engine).begin() as session:
+        session.execute(insert(counter).values(value=1))
+        started = time.perf_counter()
+        with pytest.raises(db.WriterBusy):
+            _insert_without_waiting(engine, 2)
+        assert time.perf_counter() - started < 0.1  # refused, not queued
+    # Another process's writer: SQLite's own lock, with no busy handler for the no-wait attempt.
+    other = sqlite3.connect(url.split("///", 1)[1], isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    started = time.perf_counter()
+    with pytest.raises(db.WriterBusy):
+        _insert_without_waiting(engine, 3)
+    assert time.perf_counter() - started < 0.1
+    other.execute("ROLLBACK")
+    other.close()
+    # Free again: the no-wait writer writes, and its connection keeps the busy handler for later writers.
+    with engine.execution_options(**{db.NO_WAIT: True}).connect() as conn, conn.begin():
+        conn.execute(insert(counter).values(value=4))
+        assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 30000
+    with make_read_session_factory(engine)() as session:
+        assert sorted(session.execute(select(counter.c.value)).scalars()) == [1, 4]
+    with make_session_factory(engine).begin() as session:  # the process's lock was released after each attempt
+        session.execute(insert(counter).values(value=5))
     engine.dispose()

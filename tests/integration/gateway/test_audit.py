@@ -4,6 +4,7 @@ concurrent writers, several processes included; no answer when its entry cannot 
 
 from __future__ import annotations
 
+import asyncio
 import os
 import sqlite3
 import subprocess
@@ -19,6 +20,8 @@ import pytest
 from aiohttp import web
 from fastapi.testclient import TestClient
 
+from gateway.audit.store import AuditWriter
+from services.common.db import make_engine
 from services.common.principal import Principal, PrincipalKind, Role
 from tests.integration.gateway.backends import http_backend
 from tests.integration.gateway.conftest import BearerFor, without_authorization
@@ -235,4 +238,33 @@ def test_no_answer_leaves_when_its_entry_cannot_be_written(
 
     _sql(gateway_database, "ALTER TABLE audit_log_gone RENAME TO audit_log")
     assert gateway.post("/api/v1/applications", json={}, headers=CLERK).status_code == 201  # the writer recovers
+    assert [r["seq"] for r in _rows(gateway_database)] == [1, 2]
+
+
+def test_entries_are_written_on_the_loop_and_wait_in_the_thread_while_another_process_writes(
+    gateway_database: str,
+) -> None:
+    entry = {"subject": "u-clerk", "kind": "staff", "role": "window_clerk", "region_code": "320102000000",
+             "method": "POST", "path": "/api/v1/applications", "status": 201, "request_id": "r", "trace_id": "",
+             "client_address": "127.0.0.1"}
+
+    async def scenario() -> tuple[list[int], int, int, bool]:
+        writer = AuditWriter(make_engine(gateway_database))
+        writer.start()
+        first = await writer.record(entry | {"at": datetime.now(UTC)})
+        assert (writer.inline_batches, writer.thread_batches) == (1, 0)
+        other = sqlite3.connect(_db_path(gateway_database), isolation_level=None)  # another gateway process
+        other.execute("BEGIN IMMEDIATE")
+        waiting = asyncio.ensure_future(writer.record(entry | {"at": datetime.now(UTC)}))
+        # The loop is not held while the other process writes: this sleep ends, the entry still waits.
+        await asyncio.sleep(0.3)
+        still_waiting = not waiting.done()
+        other.execute("ROLLBACK")
+        other.close()
+        second = await asyncio.wait_for(waiting, 10)
+        await writer.stop()
+        return [first, second], writer.inline_batches, writer.thread_batches, still_waiting
+
+    seqs, inline, in_thread, still_waiting = asyncio.run(scenario())
+    assert seqs == [1, 2] and (inline, in_thread) == (1, 1) and still_waiting
     assert [r["seq"] for r in _rows(gateway_database)] == [1, 2]

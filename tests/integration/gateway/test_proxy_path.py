@@ -110,7 +110,9 @@ def test_a_proxied_request_reaches_the_backend_with_what_it_needs(
     (signed,) = _header(sent, PRINCIPAL_HEADER)
     assert verify_principal(signed, PlatformSettings().zwfw_internal_secret) == CLERK
     (traceparent,) = _header(sent, "traceparent")
-    assert traceparent.split("-")[1] == "0af7651916cd43dd8448eb211c80319c"  # the same trace, a new parent span
+    _version, trace_id, parent_id, _flags = traceparent.split("-")
+    assert trace_id == "0af7651916cd43dd8448eb211c80319c"  # the same trace,
+    assert parent_id != TRACEPARENT.split("-")[2] and int(parent_id, 16) != 0  # the gateway's span as the parent
     assert _header(sent, "Content-Type") == ["application/json"]
 
 
