@@ -500,7 +500,8 @@ def main() -> list[str]:
     asyncio.run(run(out))
     env = " ".join(f"{k}={os.environ[k]}" for k in ("BENCH_GATEWAY_CLIENTS", "BENCH_GATEWAY_SECONDS",
                                                     "BENCH_GATEWAY_RATES", "BENCH_GATEWAY_OPERATIONS",
-                                                    "BENCH_GATEWAY_PYSPY") if k in os.environ)
+                                                    "BENCH_GATEWAY_PYSPY", "OTEL_TRACES_SAMPLER",
+                                                    "OTEL_TRACES_EXPORTER") if k in os.environ)
     out.append(f"whole benchmark: {time.monotonic() - started:.0f} s; command: "
                f"{env + ' ' if env else ''}.venv/bin/python -m tools.bench_gateway")
     return out
