@@ -328,7 +328,20 @@ def machine() -> str:
     except OSError:
         pass
     return (f"machine: {host.machine()} {os.cpu_count()} cores {model}, Python {host.python_version()}, "
-            f"SQLite {sqlite3.sqlite_version}")
+            f"SQLite {sqlite3.sqlite_version}; {speed()}")
+
+
+def speed() -> str:
+    """The same 'AMD EPYC, 2 cores' has run over three times slower on one day than another here: a fixed piece of
+    pure-Python work, timed before the platform starts, tells runs of different days apart."""
+    best = float("inf")
+    for _ in range(3):
+        started = time.perf_counter()
+        total = 0
+        for i in range(2_000_000):
+            total += i
+        best = min(best, time.perf_counter() - started)
+    return f"speed: 2M-addition Python loop {best * 1000:.0f} ms (best of 3)"
 
 
 class Lines(list[str]):
