@@ -14,6 +14,12 @@ import pytest
 from services.common.principal import PRINCIPAL_HEADER, Principal, PrincipalKind, Role, sign_principal
 from services.common.settings import DEV_INTERNAL_SECRET
 
+# The test process builds apps in-process (setup_telemetry, which instruments httpx) and exports nothing, so it
+# would default to not recording (services.common.telemetry.default_sampler) and send `traceparent` with the
+# sampled flag off: the e2e platform, which does export, honours that and records nothing of the traces the e2e
+# tests read back. The test process records as a caller whose traces are wanted.
+os.environ.setdefault("OTEL_TRACES_SAMPLER", "parentbased_always_on")
+
 
 @pytest.fixture(scope="session")
 def kafka_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
