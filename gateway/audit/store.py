@@ -56,7 +56,7 @@ class AuditWriter:
         self._executor: ThreadPoolExecutor | None = None
         # On the loop: SQLite only (see the module's docstring); the engine that never waits for the writer slot.
         self._inline_engine = engine.execution_options(**{NO_WAIT: True}) if engine.dialect.name == "sqlite" else None
-        self.inline_batches = self.thread_batches = 0  # where the batches went; read by tests and benchmarks
+        self.inline_batches = self.thread_batches = 0  # where the batches went (the tests read them)
 
     def start(self) -> None:
         self._queue = asyncio.Queue()

@@ -32,7 +32,7 @@ def setup_telemetry(service_name: str) -> None:
         return
     _configured = True
     resource = Resource.create({"service.name": os.environ.get("OTEL_SERVICE_NAME", service_name)})
-    exporters = []
+    exporters: list[Any] = []
     for name in _exporter_names():
         matches = entry_points(group="opentelemetry_traces_exporter", name=name)
         if not matches:
