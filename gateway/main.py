@@ -23,6 +23,7 @@ from gateway.door import Door
 from gateway.identity.clock import Clock, utc_now
 from gateway.identity.routes import identity_router
 from gateway.identity.service import Identity
+from gateway.lane import ProxiedLane
 from gateway.middleware import REQUEST_ID, TRACE_ID, RequestIdMiddleware
 from gateway.openapi import OpenApiAggregator
 from gateway.proxy import ProxyEndpoint
@@ -35,6 +36,7 @@ __all__ = ["REQUEST_ID", "TRACE_ID", "UPLOAD_PATHS", "app", "create_app"]
 
 # The one path allowed bodies larger than max_body_bytes: material file uploads (upload_max_body_bytes).
 UPLOAD_PATHS = frozenset({("POST", "/api/v1/applications/files")})
+UNTRACED = "healthz,readyz"  # OpenTelemetry's excluded_urls: probes make no spans
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 
@@ -111,8 +113,11 @@ def create_app(clock: Clock = utc_now) -> FastAPI:
     # The server span per request, as services.common.telemetry.instrument_app makes it, without the internal
     # "http send" / "http receive" spans per ASGI message (three more spans per proxied request, no information
     # the server span does not already carry).
-    FastAPIInstrumentor.instrument_app(app, excluded_urls="healthz,readyz", exclude_spans=["receive", "send"])
-    _outermost(app, lambda inner: RequestIdMiddleware(door.wrap(inner)))
+    FastAPIInstrumentor.instrument_app(app, excluded_urls=UNTRACED, exclude_spans=["receive", "send"])
+    # Proxied requests skip the app's layers (gateway/lane.py); the catch-all route above still serves what falls
+    # through the gateway's own prefixes.
+    _outermost(app, lambda inner: RequestIdMiddleware(door.wrap(ProxiedLane(
+        inner, proxy, on_error=app.exception_handlers[Exception], excluded_urls=UNTRACED))))
     return app
 
 

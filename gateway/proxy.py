@@ -16,7 +16,6 @@ from typing import Any
 
 import aiohttp
 from opentelemetry import propagate
-from starlette.exceptions import HTTPException
 from starlette.responses import StreamingResponse
 from starlette.types import Receive, Scope, Send
 
@@ -80,8 +79,8 @@ async def _read_body(receive: Receive, limit: int) -> bytes:
 class ProxyEndpoint:
     """`/api/{path:path}`: authenticates, checks the body's size, signs the principal and forwards.
 
-    Problems are answered here directly (problem+json, as the app's Problem handler would write them);
-    a method outside METHODS raises starlette's 405 for the app's handler, as the FastAPI route did.
+    Problems are answered here directly (problem+json, as the app's handlers would write them): the proxied lane
+    (gateway.lane) has no exception handlers but the one for the unexpected.
     """
 
     def __init__(self, *, backends: dict[str, str], auth: Authenticator,
@@ -102,9 +101,11 @@ class ProxyEndpoint:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         method: str = scope["method"]
-        if method not in METHODS:
-            raise HTTPException(405, headers={"Allow": _ALLOW})
         path = request_path(scope)
+        if method not in METHODS:
+            await problem_response(405, "method-not-allowed", "该地址不支持此请求方法", path,
+                                   headers={"Allow": _ALLOW})(scope, receive, send)
+            return
         try:
             response = await self._handle(scope, receive, method, path)
         except RateLimited as exc:

@@ -6,7 +6,8 @@ Run: `.venv/bin/python -m tools.bench_gateway` (about 3 minutes; in `make bench`
 by default 40 % of the lower closed-loop throughput) change the load; BENCH_GATEWAY_OPERATIONS ("submit", or
 "catalogue,tasks") measures only those. BENCH_GATEWAY_PYSPY=/path/to/py-spy
 adds a sampled profile of the gateway per operation, taken after the measured segments (a sampler slows its
-target, so it is never inside a figure).
+target, so it is never inside a figure); BENCH_GATEWAY_PYSPY_KEEP=/a/directory keeps its collapsed stacks there
+(`<operation>.txt`) for a closer look.
 
 What runs: `tools.platform.Platform` starts its own Kafka broker, the four services and the gateway on free
 ports (one uvicorn worker each, SQLite files in a temporary directory), as `tools.bench` does, with a fresh
@@ -286,7 +287,7 @@ async def measure(op: Operation, ways: dict[str, Way], pids: dict[str, int], out
 
 async def profile_gateway(py_spy: str, op: Operation, way: Way, gateway_pid: int, out: list[str]) -> None:
     """Samples the gateway under the closed loop (not a measured segment) and prints where its CPU goes."""
-    collapsed = Path(tempfile.mkstemp(prefix="bench-gateway-", suffix=".txt")[1])
+    collapsed = Path(tempfile.mkstemp(prefix=f"bench-gateway-{op.name}-", suffix=".txt")[1])
     seconds = 4
     # --gil: only samples holding the interpreter lock, i.e. running Python; uvloop waits for sockets without it.
     sampler = await asyncio.create_subprocess_exec(
@@ -341,7 +342,10 @@ def summarize_profile(collapsed: Path) -> list[str]:
         own[_FILE.sub(lambda m: f" ({component(m.group(1))})", top)] += n
         for frame in {f for f in frames if f"({ROOT}/gateway/" in f or f"({ROOT}/services/common/" in f}:
             ours[frame.replace(f"{ROOT}/", "")] += n
-    collapsed.unlink()
+    if keep := os.environ.get("BENCH_GATEWAY_PYSPY_KEEP"):
+        shutil.move(collapsed, Path(keep) / f"{collapsed.stem.split('-')[2]}.txt")
+    else:
+        collapsed.unlink()
     if not total:
         return ["      no samples"]
 
