@@ -195,6 +195,8 @@ class OperationTable:
         segments = path.split("/")[1:]
         if path[:1] != "/" or any(s in ("", ".", "..") for s in segments):
             return None  # an upstream client would resolve dot segments into another operation
+        if not path.isprintable():
+            return None  # a line feed, tab or other control character (sent escaped) names no resource
         for op, template in self._by_shape.get((method, len(segments)), ()):
             if all(t == s or _is_param(t) for t, s in zip(template, segments, strict=True)):
                 return op

@@ -2,8 +2,8 @@
 
 main.py builds one `Door`, hands its limiter and breakers to the proxy, starts and stops it in the lifespan,
 installs its routes, and wraps the app with `door.wrap` inside the request-id middleware:
-RequestId → RateLimit → Audit → the app. The rate limit sits outside the audit so throttled requests are not
-recorded; both inside the request id so their answers carry one.
+RequestId → RateLimit → Audit → the proxied lane (gateway.lane: to the proxy, or to the app). The rate limit sits
+outside the audit so throttled requests are not recorded; both inside the request id so their answers carry one.
 """
 
 from __future__ import annotations

@@ -13,11 +13,13 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Callable
 from typing import Any
+from urllib.parse import quote, quote_from_bytes
 
 import aiohttp
 from opentelemetry import propagate
 from starlette.responses import StreamingResponse
 from starlette.types import Receive, Scope, Send
+from yarl import URL
 
 from gateway.auth import Authenticator
 from gateway.breaker import Breakers, OpenedState
@@ -40,6 +42,11 @@ _DROP_REQUEST = frozenset({
 # Compared with the backend's raw header names lowercased: no decoding of the headers that pass.
 _DROP_RESPONSE = frozenset({b"connection", b"keep-alive", b"transfer-encoding", b"content-length", b"content-encoding",
                             b"server", b"date"})
+# Left as they are when the path and query are percent-encoded for the backend: RFC 3986's sub-delimiters and the
+# characters a path segment (pchar) or a query may hold; unreserved characters are never encoded. The query's own
+# escapes (%) stay: it is forwarded as the client encoded it, only bytes a URL cannot carry are escaped.
+_PATH_SAFE = "/!$&'()*+,;=:@"
+_QUERY_SAFE = "!$&'()*+,;=:@/?%[]"
 _IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE"})
 _ALLOW = ", ".join(sorted(METHODS))
@@ -174,9 +181,7 @@ class ProxyEndpoint:
         trace_context: dict[str, str] = {}
         propagate.inject(trace_context)
         headers.extend(trace_context.items())
-        url = self.backends[route.backend] + path
-        if query:
-            url += "?" + query
+        url = upstream_url(self.backends[route.backend], scope["path"], query)
         assert self.session is not None, "the gateway's lifespan has not started"
         breaker = await self.breakers.get(route.backend) if self.breakers is not None else None
         try:
@@ -196,8 +201,21 @@ class ProxyEndpoint:
             )
 
 
+def upstream_url(base: str, path: str, query: str) -> URL:
+    """The backend's URL for the path and query the gateway authorized, percent-encoded here and passed as encoded.
+
+    Given a plain string, yarl would normalize it: decode `%41` to `A`, drop tabs and line feeds, resolve dot
+    segments. The backend would then be asked for another path than the one the gateway checked — a case number the
+    region check never saw. Encoded here, the backend decodes exactly the path the gateway decoded and authorized.
+    """
+    target = base + quote(path, safe=_PATH_SAFE)
+    if query:
+        target += "?" + quote_from_bytes(query.encode("latin-1"), safe=_QUERY_SAFE)
+    return URL(target, encoded=True)
+
+
 async def forward(
-    session: aiohttp.ClientSession, method: str, url: str, path: str, backend: str, body: bytes,
+    session: aiohttp.ClientSession, method: str, url: URL, path: str, backend: str, body: bytes,
     headers: list[tuple[str, str]], breaker: Any = None, unavailable_retry_after: int = 5,
 ) -> Any:
     """One attempt, or two for an idempotent method whose connection could not be made. Each attempt passes the
@@ -230,7 +248,7 @@ async def forward(
 
 
 async def _attempt(
-    session: aiohttp.ClientSession, method: str, url: str, body: bytes, headers: list[tuple[str, str]],
+    session: aiohttp.ClientSession, method: str, url: URL, body: bytes, headers: list[tuple[str, str]],
 ) -> Any:
     upstream = await session.request(method, url, data=body or None, headers=headers, allow_redirects=False)
     # Raw pairs, so a repeated header (Set-Cookie, Link, Vary …) goes back as often as the backend sent it.

@@ -34,7 +34,9 @@ alike:
 2. closed loop: N clients each sending again as soon as answered, for a fixed time: throughput and
    latency at saturation; the throughput loss is 1 - gateway/direct;
 3. paced: the same fixed rate both ways, latency counted from each request's scheduled start
-   (`tools.bench.open_loop`): the p50 added at equal, moderate load.
+   (`tools.bench.open_loop`): the p50 added at equal, moderate load. Moderate: the platform, called directly,
+   keeps at most half the machine's cores busy (MODERATE); the share it kept busy each way is printed, with each
+   process's time on a core and waiting in the run queue for one, per request (/proc/<pid>/task/*/schedstat).
 After the submission's figures, approval, disclosure and monitoring are stopped and the sequential run is
 repeated: how much of the write's added latency comes from the consumers a submission wakes, which compete with
 the extra hop for the cores.
@@ -80,9 +82,13 @@ from tools.platform import COUNTY, ROOT, Platform, demo_tokens
 CLIENTS = int(os.environ.get("BENCH_GATEWAY_CLIENTS", "20"))
 SEGMENT_SECONDS = float(os.environ.get("BENCH_GATEWAY_SECONDS", "2"))
 SEQUENTIAL = 50  # requests per sequential segment
-# The paced rate: a fixed share of the lower closed-loop throughput of the two ways, so it is moderate on any
-# machine, unless set per operation ("catalogue=80,tasks=150,submit=60").
+# The paced rate, unless set per operation ("catalogue=80,tasks=150,submit=60"): a share of the lower closed-loop
+# throughput of the two ways, halved until the platform, called directly at that rate, keeps at most MODERATE of
+# the machine's cores busy. A share alone is not enough for a write: at saturation the consumers take many events
+# per transaction and per broker round trip, at a fifth of that rate one or two, and 40 % of the submissions'
+# closed-loop throughput kept both cores of the 2-core sandbox fully busy (docs/benchmarks.md, 2026-12-08).
 PACED_SHARE = 0.4
+MODERATE = 0.5
 OPERATIONS = frozenset(name for name in os.environ.get("BENCH_GATEWAY_OPERATIONS", "").split(",") if name)
 RATES = {name: int(rate) for name, _, rate in
          (part.partition("=") for part in os.environ.get("BENCH_GATEWAY_RATES", "").split(",") if part)}
@@ -167,6 +173,7 @@ class Figures:
     requests: Counter[str] = field(default_factory=Counter)
     seconds: Counter[str] = field(default_factory=Counter)
     cpu: dict[str, Counter[str]] = field(default_factory=lambda: {"direct": Counter(), "gateway": Counter()})
+    waited: dict[str, Counter[str]] = field(default_factory=lambda: {"direct": Counter(), "gateway": Counter()})
 
     def throughput(self, way: str) -> float:
         return self.requests[way] / self.seconds[way]
@@ -183,6 +190,28 @@ class Figures:
 def cpu_seconds(pid: int) -> float:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def sched_threads(pid: int) -> dict[int, tuple[int, int]]:
+    """Per thread, nanoseconds it ran on a core and waited in the run queue for one (/proc/<pid>/task/*/schedstat):
+    the waiting is what the scheduler, not the code, added to a request."""
+    threads = {}
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            on_cpu, run_queue, _ = (task / "schedstat").read_text().split()
+        except (FileNotFoundError, ProcessLookupError):  # a thread that ended meanwhile
+            continue
+        threads[int(task.name)] = (int(on_cpu), int(run_queue))
+    return threads
+
+
+def sched_delta(before: dict[int, tuple[int, int]], after: dict[int, tuple[int, int]]) -> tuple[float, float]:
+    """Seconds on a core and waiting, between two snapshots: threads that ended meanwhile are missing from the
+    second, so each thread counts its own difference (a sum over the process would drop theirs and could go
+    negative); threads started meanwhile count from zero."""
+    ran = sum(a[0] - before.get(tid, (0, 0))[0] for tid, a in after.items())
+    waited = sum(a[1] - before.get(tid, (0, 0))[1] for tid, a in after.items())
+    return ran / 1e9, waited / 1e9
 
 
 def process_pids(platform: Platform) -> dict[str, int]:
@@ -235,6 +264,29 @@ def print_one_client(figures: Figures, out: list[str], what: str = "") -> float:
     return added
 
 
+def platform_busy(figures: Figures, way: str, pids: dict[str, int]) -> float:
+    """The share of the machine's cores the platform (all but the load generator) kept busy in `way`'s segments."""
+    ran = sum(figures.cpu[way][name] for name in pids if name != "generator")
+    return ran / (figures.seconds[way] * (os.cpu_count() or 1))
+
+
+async def moderate_rate(call: Call, capacity: float, pids: dict[str, int]) -> int:
+    rate = max(10, int(capacity * PACED_SHARE / 10) * 10)
+    while rate > 2:
+        probe = Figures()
+        await settle(pids)
+        before = {name: sched_threads(pid) for name, pid in pids.items()}
+        started = time.perf_counter()
+        await open_loop(call, rate, SEGMENT_SECONDS)
+        probe.seconds["direct"] += time.perf_counter() - started
+        for name, pid in pids.items():
+            probe.cpu["direct"][name] += sched_delta(before[name], sched_threads(pid))[0]
+        if platform_busy(probe, "direct", pids) <= MODERATE:
+            break
+        rate //= 2
+    return rate
+
+
 async def measure(op: Operation, ways: dict[str, Way], pids: dict[str, int], out: list[str]) -> dict[str, Any]:
     calls = {name: way.caller(op) for name, way in ways.items()}
     for way in ("direct", "gateway"):  # warm-up: pools connected, caches and code paths hot
@@ -247,11 +299,20 @@ async def measure(op: Operation, ways: dict[str, Way], pids: dict[str, int], out
         await settle(pids)
         await timed_closed(calls[way], pids, closed, way)
     capacity = min(closed.throughput(way) for way in ("direct", "gateway"))
-    rate = RATES.get(op.name) or max(10, int(capacity * PACED_SHARE / 10) * 10)
+    rate = RATES.get(op.name) or await moderate_rate(calls["direct"], capacity, pids)
     paced = Figures()
     for way in ORDER:
         await settle(pids)
-        paced.latencies[way].extend(await open_loop(calls[way], rate, SEGMENT_SECONDS))
+        before = {name: sched_threads(pid) for name, pid in pids.items()}
+        started = time.perf_counter()
+        latencies = await open_loop(calls[way], rate, SEGMENT_SECONDS)
+        paced.seconds[way] += time.perf_counter() - started
+        for name, pid in pids.items():
+            ran, waited = sched_delta(before[name], sched_threads(pid))
+            paced.cpu[way][name] += ran
+            paced.waited[way][name] += waited
+        paced.latencies[way].extend(latencies)
+        paced.requests[way] += len(latencies)
 
     loss = (1 - closed.throughput("gateway") / closed.throughput("direct")) * 100
     added = {name: f.p50("gateway") - f.p50("direct") for name, f in
@@ -267,21 +328,31 @@ async def measure(op: Operation, ways: dict[str, Way], pids: dict[str, int], out
     service = op.backend
     rest = [name for name in pids if name not in ("gateway", service, "generator")]
     total = {way: sum(cpu[way].values()) for way in cpu}
+    each_rest = ", ".join(f"{n} {cpu['direct'][n]:.2f} -> {cpu['gateway'][n]:.2f}" for n in rest)
     out.append("      CPU per request, ms (direct -> gateway): "
                f"gateway {cpu['direct']['gateway']:.2f} -> {cpu['gateway']['gateway']:.2f}, "
                f"{service} {cpu['direct'][service]:.2f} -> {cpu['gateway'][service]:.2f}, "
                f"generator {cpu['direct']['generator']:.2f} -> {cpu['gateway']['generator']:.2f}, "
                f"rest of platform {sum(cpu['direct'][n] for n in rest):.2f} -> "
-               f"{sum(cpu['gateway'][n] for n in rest):.2f}; total {total['direct']:.2f} -> "
+               f"{sum(cpu['gateway'][n] for n in rest):.2f} ({each_rest}); total {total['direct']:.2f} -> "
                f"{total['gateway']:.2f} (2 cores: a ceiling of {2000 / total['direct']:.0f} -> "
                f"{2000 / total['gateway']:.0f} req/s)")
-    how = "set by BENCH_GATEWAY_RATES" if op.name in RATES else f"{PACED_SHARE:.0%} of the lower throughput"
+    how = ("set by BENCH_GATEWAY_RATES" if op.name in RATES else
+           f"{PACED_SHARE:.0%} of the lower throughput, halved while the platform kept over {MODERATE:.0%} of the "
+           "cores busy")
     out.append(f"    paced at {rate}/s ({how}), {len(ORDER)} x {SEGMENT_SECONDS:.0f} s (latency from the scheduled "
                "start):")
     for way in ("direct", "gateway"):
         out.append(f"      {way:<7}  {paced.line(way)}")
     out.append(f"      p50 added {added['paced']:.2f} ms (target <= {TARGET_P50_ADDED_MS:.0f} ms at equal load: "
                f"{'met' if added['paced'] <= TARGET_P50_ADDED_MS else 'NOT met'})")
+    out.append(f"      platform's share of the {os.cpu_count()} cores: {platform_busy(paced, 'direct', pids):.0%} -> "
+               f"{platform_busy(paced, 'gateway', pids):.0%}; per request, ms on a core / waiting for one "
+               "(direct -> gateway): " + ", ".join(
+        f"{name} {paced.cpu['direct'][name] / paced.requests['direct'] * 1000:.2f}/"
+        f"{paced.waited['direct'][name] / paced.requests['direct'] * 1000:.2f} -> "
+        f"{paced.cpu['gateway'][name] / paced.requests['gateway'] * 1000:.2f}/"
+        f"{paced.waited['gateway'][name] / paced.requests['gateway'] * 1000:.2f}" for name in pids))
     return {"loss": loss, "added": added, "gateway_cpu_ms": cpu["gateway"]["gateway"]}
 
 

@@ -40,6 +40,7 @@ def backend() -> Iterator[tuple[str, list[dict[str, Any]]]]:
 
     async def handle(request: web.Request) -> web.Response:
         seen.append({"method": request.method, "path": request.path, "query": request.query_string,
+                     "raw_query": request.rel_url.raw_query_string,
                      "headers": [(k, v) for k, v in request.headers.items()], "body": await request.read()})
         return web.Response(status=201, body=json.dumps({"ok": True}).encode(), content_type="application/json",
                             headers={"X-Backend": "yes", "X-Request-Id": "from-backend"})
@@ -118,6 +119,24 @@ def test_a_proxied_request_reaches_the_backend_with_what_it_needs(
     assert trace_id == "0af7651916cd43dd8448eb211c80319c"  # the same trace,
     assert parent_id != TRACEPARENT.split("-")[2] and int(parent_id, 16) != 0  # the gateway's span as the parent
     assert _header(sent, "Content-Type") == ["application/json"]
+
+
+@pytest.mark.parametrize(("raw", "decoded"), [
+    # Control characters and literal escapes are in tests/unit/gateway/test_upstream_url.py: the TestClient decodes a
+    # path twice, and this backend's catch-all route does not match a line feed.
+    ("X%20Y", "X Y"),
+    ("%E4%B8%AD", "中"),
+    ("X%3FY", "X?Y"),
+    ("X%23Y", "X#Y"),
+])
+def test_the_backend_is_asked_for_the_path_the_gateway_authorized(
+    gateway: TestClient, backend: tuple[str, list[dict[str, Any]]], auth: dict[str, str], raw: str, decoded: str,
+) -> None:
+    resp = gateway.get(f"/api/v1/applications/{raw}?q=a%2Bb%20c", headers=auth)
+    assert resp.status_code == 201, resp.text
+    (got,) = backend[1]
+    assert got["path"] == f"/api/v1/applications/{decoded}"
+    assert got["raw_query"] == "q=a%2Bb%20c"  # as the client encoded it
 
 
 def test_a_request_without_an_id_gets_one(gateway: TestClient, auth: dict[str, str]) -> None:

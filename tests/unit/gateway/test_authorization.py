@@ -73,6 +73,10 @@ def test_every_template_is_matched_by_itself() -> None:
     ("GET", "/api/v1/applications/progress/../320102-20261125-00001"),
     ("GET", "/api/v1/regions/320102000000/./items"),
     ("GET", "api/v1/catalogue/items"),
+    # Control characters (sent as %0A, %09 …) in a segment: no case number or code holds one.
+    ("GET", "/api/v1/applications/320102-20261125-00001\n"),
+    ("GET", "/api/v1/applications/320102-20261125\t-00001"),
+    ("POST", "/api/v1/approval/cases/\x00/extend"),
 ])
 def test_an_operation_not_in_the_table_answers_404_even_to_the_province(method: str, path: str) -> None:
     assert refused(staff(Role.operations, ""), method, path) == (404, "not-found")
