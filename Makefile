@@ -29,13 +29,14 @@ lint: install
 	$(PY) -m ruff check .
 	$(VENV)/bin/lint-imports --no-cache
 
-bench: install kafka-libs system-packages  ## prints the figures recorded in docs/benchmarks.md (about 13 minutes)
+bench: install kafka-libs system-packages  ## prints the figures recorded in docs/benchmarks.md (about 14 minutes)
 	$(PY) -m tools.bench
 	$(PY) -m tools.bench_timers
 	$(PY) -m tools.bench_monitoring
 	$(PY) -m tools.bench_disclosure
 	$(PY) -m tools.bench_approval
 	$(PY) -m tools.bench_gateway
+	$(PY) -m tools.bench_door
 
 install: $(STAMP)
 
