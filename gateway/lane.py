@@ -26,8 +26,11 @@ from opentelemetry.trace import Status, StatusCode, get_current_span
 from starlette.middleware.errors import ServerErrorMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-# The gateway's own endpoints under /api/ (gateway.identity.routes, gateway.audit.routes): for the FastAPI app.
-OWN_PREFIXES = ("/api/v1/auth/", "/api/v1/audit/")
+from gateway.audit.routes import AUDIT_PREFIX
+from gateway.ratelimit import IDENTITY_PREFIX
+
+# The gateway's own endpoints under /api/ (identity and audit): for the FastAPI app.
+OWN_PREFIXES = (IDENTITY_PREFIX, AUDIT_PREFIX + "/")
 PROXY_ROUTE = "/api/{path:path}"  # the route's template, as the app's catch-all names it (http.route, span name)
 
 

@@ -32,18 +32,19 @@ from pathlib import Path
 
 import aiohttp
 
-from tools.bench import pct
+from tools.bench import closed_loop, pct
 from tools.bench_disclosure import Lines, machine
+from tools.bench_gateway import Operation, Way, cpu_seconds
 from tools.kafka_broker import free_port
 from tools.platform import COUNTY, ROOT
 
 SEQUENTIAL = int(os.environ.get("BENCH_DOOR_REQUESTS", "1000"))  # per sequential segment
-LOOP_SECONDS = 3.0
+LOOP_SECONDS = 6.0
 ORDER = ("direct", "gateway", "gateway", "direct") * 2
-OPERATIONS = {
-    "read": ("GET", f"/api/v1/catalogue/items?region_code={COUNTY}", None, 200),
-    "write": ("POST", "/api/v1/monitoring/ratings", b'{"score": 5}', 201),
-}
+OPERATIONS = (
+    Operation("read", "GET", f"/api/v1/catalogue/items?region_code={COUNTY}", "disclosure", None, 200),
+    Operation("write", "POST", "/api/v1/monitoring/ratings", "monitoring", None, 201, b'{"score": 5}'),
+)
 TARGET_P50_ADDED_MS = 2.0
 
 STUB = """
@@ -59,11 +60,6 @@ web.run_app(app, host="127.0.0.1", port=int(sys.argv[1]), print=None, access_log
 """
 
 
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def wait_ready(url: str, timeout: float = 60.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -77,62 +73,32 @@ def wait_ready(url: str, timeout: float = 60.0) -> None:
     raise RuntimeError(f"{url} not ready after {timeout}s")
 
 
-async def sequential(session: aiohttp.ClientSession, op: str, n: int) -> list[float]:
-    method, path, body, expect = OPERATIONS[op]
-    headers = {"Content-Type": "application/json"} if body else {}
-    latencies = []
-    for _ in range(n):
-        started = time.perf_counter()
-        async with session.request(method, path, data=body, headers=headers) as r:
-            await r.read()
-            if r.status != expect:
-                raise RuntimeError(f"{method} {path}: {r.status} {(await r.text())[:300]}")
-        latencies.append((time.perf_counter() - started) * 1000)
-    return latencies
-
-
-async def closed(session: aiohttp.ClientSession, op: str, clients: int, seconds: float) -> int:
-    method, path, body, _ = OPERATIONS[op]
-    headers = {"Content-Type": "application/json"} if body else {}
-    done = 0
-    end = time.perf_counter() + seconds
-
-    async def client() -> None:
-        nonlocal done
-        while time.perf_counter() < end:
-            async with session.request(method, path, data=body, headers=headers) as r:
-                await r.read()
-            done += 1
-
-    await asyncio.gather(*(client() for _ in range(clients)))
-    return done
-
-
 async def measure(urls: dict[str, str], gateway_pid: int, out: list[str]) -> dict[str, float]:
     added: dict[str, float] = {}
     async with (aiohttp.ClientSession(urls["direct"]) as direct, aiohttp.ClientSession(urls["gateway"]) as gateway):
-        sessions = {"direct": direct, "gateway": gateway}
+        ways = {name: Way(name, session, lambda: {"Content-Type": "application/json"})
+                for name, session in (("direct", direct), ("gateway", gateway))}
         for op in OPERATIONS:
-            for way in sessions:  # warm-up
-                await sequential(sessions[way], op, 100)
+            calls = {name: way.caller(op) for name, way in ways.items()}
+            for call in calls.values():  # warm-up
+                await closed_loop(call, 1, 0.5)
             latencies: dict[str, list[float]] = {"direct": [], "gateway": []}
             for way in ORDER:
-                latencies[way].extend(await sequential(sessions[way], op, SEQUENTIAL))
+                latencies[way].extend([(await calls[way]())[0] for _ in range(SEQUENTIAL)])
             before = cpu_seconds(gateway_pid)
-            requests = sum([await closed(gateway, op, 4, LOOP_SECONDS) for _ in range(2)])
-            cpu_ms = (cpu_seconds(gateway_pid) - before) / requests * 1000
+            throughput, _ = await closed_loop(calls["gateway"], 4, LOOP_SECONDS)
+            cpu_ms = (cpu_seconds(gateway_pid) - before) / (throughput * LOOP_SECONDS) * 1000
             p50 = {way: statistics.median(values) for way, values in latencies.items()}
-            added[op] = p50["gateway"] - p50["direct"]
-            method, path, _, _ = OPERATIONS[op]
-            out.append(f"[{op}] {method} {path.split('?')[0]} against the stub, one client, {len(ORDER)} x "
+            added[op.name] = p50["gateway"] - p50["direct"]
+            out.append(f"[{op.name}] {op.method} {op.path.split('?')[0]} against the stub, one client, {len(ORDER)} x "
                        f"{SEQUENTIAL} (ABBA, twice):")
             for way in ("direct", "gateway"):
                 values = latencies[way]
                 out.append(f"      {way:<7}  p50 {p50[way]:.2f} ms, p90 {pct(values, 0.90):.2f} ms, p99 "
                            f"{pct(values, 0.99):.2f} ms (x{len(values)})")
-            out.append(f"      p50 added {added[op]:.2f} ms (target <= {TARGET_P50_ADDED_MS:.0f} ms: "
-                       f"{'met' if added[op] <= TARGET_P50_ADDED_MS else 'NOT met'}); gateway CPU {cpu_ms:.2f} ms per "
-                       "request (4 clients)")
+            out.append(f"      p50 added {added[op.name]:.2f} ms (target <= {TARGET_P50_ADDED_MS:.0f} ms: "
+                       f"{'met' if added[op.name] <= TARGET_P50_ADDED_MS else 'NOT met'}); gateway CPU {cpu_ms:.2f} ms "
+                       "per request (4 clients)")
     return added
 
 

@@ -264,6 +264,20 @@ def print_one_client(figures: Figures, out: list[str], what: str = "") -> float:
     return added
 
 
+async def paced_segment(call: Call, rate: int, pids: dict[str, int], figures: Figures, way: str) -> None:
+    """One open-loop segment at `rate`, added to `figures` for `way` with each process's scheduler times."""
+    before = {name: sched_threads(pid) for name, pid in pids.items()}
+    started = time.perf_counter()
+    latencies = await open_loop(call, rate, SEGMENT_SECONDS)
+    figures.seconds[way] += time.perf_counter() - started
+    for name, pid in pids.items():
+        ran, waited = sched_delta(before[name], sched_threads(pid))
+        figures.cpu[way][name] += ran
+        figures.waited[way][name] += waited
+    figures.latencies[way].extend(latencies)
+    figures.requests[way] += len(latencies)
+
+
 def platform_busy(figures: Figures, way: str, pids: dict[str, int]) -> float:
     """The share of the machine's cores the platform (all but the load generator) kept busy in `way`'s segments."""
     ran = sum(figures.cpu[way][name] for name in pids if name != "generator")
@@ -275,12 +289,7 @@ async def moderate_rate(call: Call, capacity: float, pids: dict[str, int]) -> in
     while rate > 2:
         probe = Figures()
         await settle(pids)
-        before = {name: sched_threads(pid) for name, pid in pids.items()}
-        started = time.perf_counter()
-        await open_loop(call, rate, SEGMENT_SECONDS)
-        probe.seconds["direct"] += time.perf_counter() - started
-        for name, pid in pids.items():
-            probe.cpu["direct"][name] += sched_delta(before[name], sched_threads(pid))[0]
+        await paced_segment(call, rate, pids, probe, "direct")
         if platform_busy(probe, "direct", pids) <= MODERATE:
             break
         rate //= 2
@@ -303,16 +312,7 @@ async def measure(op: Operation, ways: dict[str, Way], pids: dict[str, int], out
     paced = Figures()
     for way in ORDER:
         await settle(pids)
-        before = {name: sched_threads(pid) for name, pid in pids.items()}
-        started = time.perf_counter()
-        latencies = await open_loop(calls[way], rate, SEGMENT_SECONDS)
-        paced.seconds[way] += time.perf_counter() - started
-        for name, pid in pids.items():
-            ran, waited = sched_delta(before[name], sched_threads(pid))
-            paced.cpu[way][name] += ran
-            paced.waited[way][name] += waited
-        paced.latencies[way].extend(latencies)
-        paced.requests[way] += len(latencies)
+        await paced_segment(calls[way], rate, pids, paced, way)
 
     loss = (1 - closed.throughput("gateway") / closed.throughput("direct")) * 100
     added = {name: f.p50("gateway") - f.p50("direct") for name, f in

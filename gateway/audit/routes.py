@@ -22,9 +22,11 @@ from services.common.contracts.permissions import Action, authorize
 from services.common.principal import Principal
 from services.common.problems import Problem
 
+AUDIT_PREFIX = "/api/v1/audit"
+
 
 def audit_router(*, auth: Authenticator, reader: AuditReader, limiter: RateLimiter | None) -> APIRouter:
-    router = APIRouter(prefix="/api/v1/audit", tags=["audit 审计日志"])
+    router = APIRouter(prefix=AUDIT_PREFIX, tags=["audit 审计日志"])
 
     def audit_principal(action: Action) -> Any:
         async def dependency(request: Request) -> Principal:
